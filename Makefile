@@ -1,0 +1,44 @@
+# ekiosk — every command a developer needs. A fresh machine needs only Python 3.11+.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+REQUIREMENTS := requirements.txt requirements-local.txt requirements-dev.txt
+
+.PHONY: install run test lint token reset bench redrive
+.DEFAULT_GOAL := run
+
+$(STAMP): $(REQUIREMENTS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: the local stack (emulator, tables and queues, API on $$PORT, worker) in the foreground
+run: install
+	$(PY) -m chalicelib.runtime.stack
+
+## make test: lint, then unit, integration and end-to-end tests
+test: install lint
+	$(PY) -m pytest
+
+lint: install
+	$(PY) -m ruff check .
+
+## make token EMAIL=you@example.com: a Bearer token from the local development issuer
+token: install
+	@test -n "$(EMAIL)" || (echo "usage: make token EMAIL=you@example.com" >&2; exit 2)
+	@$(PY) -m chalicelib.auth.dev_issuer "$(EMAIL)"
+
+## make reset: forget the local stack's saved data
+reset:
+	rm -rf .data
+
+## make bench: run every bench/ script and write the figures table
+bench: install
+	$(PY) bench/run_all.py
+
+## make redrive: move dead-lettered notifications back to the queue for another try
+redrive: install
+	$(PY) -m chalicelib.runtime.redrive

@@ -1,0 +1,26 @@
+"""ekiosk: the Chalice application. Wiring only; the rules live in chalicelib/."""
+
+from chalice import Chalice
+
+from chalicelib.api import (
+    admin,
+    authorizer,
+    catalog,
+    docs,
+    identity,
+    notifications,
+    orders,
+    system,
+)
+from chalicelib.api.routing import API_PREFIX
+from chalicelib.api.system import add_method_not_allowed_routes
+from chalicelib.observability import configure_logging
+
+app = Chalice(app_name="ekiosk")
+app.api.binary_types.append("multipart/form-data")
+configure_logging(app)
+
+app.register_blueprint(authorizer.bp)
+for blueprint in (system, identity, admin, catalog, orders, notifications, docs):
+    app.register_blueprint(blueprint.bp, url_prefix=API_PREFIX)
+add_method_not_allowed_routes(app)

@@ -1,0 +1,91 @@
+"""The categories and products tables.
+
+Money is stored as integer cents so sums stay exact. Each category keeps its ancestors and, per
+relative level below it (0 = itself .. 3), the sum and count of its products' prices and the number
+of subcategories, so the average-price read is one GetItem whatever the catalog size.
+"""
+
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.adapters.dynamodb.base import table
+
+ROOT_PARENT = "ROOT"  # parent_key of top-level categories (index keys cannot be null)
+PRODUCT_KIND = "PRODUCT"
+
+
+class CategoriesByParent(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by-parent"
+        projection = AllProjection()
+
+    parent_key = UnicodeAttribute(hash_key=True)
+    name_key = UnicodeAttribute(range_key=True)
+
+
+@table("categories")
+class CategoryRecord(Model):
+    class Meta:
+        billing_mode = "PAY_PER_REQUEST"
+
+    id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    name_key = UnicodeAttribute()  # case-folded name, for lookups by name under a parent
+    parent_id = UnicodeAttribute(null=True)
+    parent_key = UnicodeAttribute(default=ROOT_PARENT)
+    ancestors = ListAttribute(of=UnicodeAttribute, default=list)  # root first, parent last
+    path = UnicodeAttribute()  # "/root/.../self/": prefix of every descendant's path
+    depth = NumberAttribute(default=0)
+    # Aggregates by relative level: index 0 is this category, 1..3 its descendants at that distance.
+    price_sums = ListAttribute(of=NumberAttribute, default=lambda: [0, 0, 0, 0])
+    product_counts = ListAttribute(of=NumberAttribute, default=lambda: [0, 0, 0, 0])
+    subcategory_counts = ListAttribute(of=NumberAttribute, default=lambda: [0, 0, 0, 0])
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    by_parent = CategoriesByParent()
+
+
+class ProductsByCategory(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by-category"
+        projection = AllProjection()
+
+    category_id = UnicodeAttribute(hash_key=True)
+    name_key = UnicodeAttribute(range_key=True)
+
+
+class ProductsByPath(GlobalSecondaryIndex):
+    """All products ordered by category path: a subtree is one `begins_with` query."""
+
+    class Meta:
+        index_name = "by-path"
+        projection = AllProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    path_key = UnicodeAttribute(range_key=True)  # category path + product id
+
+
+@table("products")
+class ProductRecord(Model):
+    class Meta:
+        billing_mode = "PAY_PER_REQUEST"
+
+    id = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute(default=PRODUCT_KIND)
+    name = UnicodeAttribute()
+    name_key = UnicodeAttribute()
+    category_id = UnicodeAttribute()
+    path_key = UnicodeAttribute()
+    price_cents = NumberAttribute()
+    discount_price_cents = NumberAttribute(null=True)
+    stock = NumberAttribute(default=0)
+    reserved = NumberAttribute(default=0)
+    # stock - reserved, kept in step by every update expression: conditions cannot subtract.
+    available = NumberAttribute(default=0)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    by_category = ProductsByCategory()
+    by_path = ProductsByPath()

@@ -1,0 +1,68 @@
+"""Route registration in one place: authentication, the staff check and the error envelope.
+
+Every view is declared with `endpoint(...)`; views never check roles or catch errors themselves.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from chalice import Blueprint, ChaliceViewError
+
+from chalicelib.api.authorizer import bearer
+from chalicelib.api.caller import Caller
+from chalicelib.api.responses import domain_error_response, error_response
+from chalicelib.domain.errors import DomainError
+
+logger = logging.getLogger("ekiosk.api")
+
+API_PREFIX = "/api/v1"
+ANY_CONTENT_TYPE = ["*/*"]  # bodies are checked by our own parsers, with our own 4xx
+
+
+def _chalice_error_code(error: ChaliceViewError) -> str:
+    name = type(error).__name__.removesuffix("Error")
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_") or "error"
+
+
+def guarded(view, *, public: bool, staff: bool, request_of):
+    """Wraps a view: builds the Caller, enforces the role, maps every error to the envelope."""
+
+    @functools.wraps(view)
+    def handler(*args, **kwargs):
+        try:
+            if public:
+                return view(*args, **kwargs)
+            caller = Caller.from_request(request_of())
+            if staff:
+                caller.require_staff()
+            return view(caller, *args, **kwargs)
+        except DomainError as error:
+            return domain_error_response(error)
+        except ChaliceViewError as error:
+            return error_response(_chalice_error_code(error), str(error), error.STATUS_CODE)
+        except Exception:
+            logger.exception("unhandled error in %s", view.__name__)
+            return error_response("internal_error", "An internal error occurred.", 500)
+
+    return handler
+
+
+def endpoint(bp: Blueprint, path: str, methods: list[str], *, public: bool = False, staff: bool = False):
+    """Registers `view` on `bp` for `path` (relative to /api/v1) and `methods`.
+
+    Views of non-public routes receive the Caller as their first argument.
+    """
+
+    def register(view):
+        handler = guarded(view, public=public, staff=staff, request_of=lambda: bp.current_request)
+        bp.route(
+            path,
+            methods=methods,
+            authorizer=None if public else bearer,
+            content_types=ANY_CONTENT_TYPE,
+        )(handler)
+        return view
+
+    return register

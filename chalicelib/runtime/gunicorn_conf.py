@@ -1,0 +1,14 @@
+"""gunicorn settings shared by `make run` and the container (bind and workers come from the command)."""
+
+import os
+
+worker_class = "gthread"
+threads = int(os.environ.get("API_THREADS", "8"))
+timeout = 60
+graceful_timeout = 10
+keepalive = 5
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# Loaded once in the master so workers fork with the app already imported.
+preload_app = True

@@ -1,0 +1,118 @@
+"""The notification worker for the local stack and the container: long-polls SQS and calls the same
+function as the `on_sqs_message` Lambda, deleting only the messages that succeeded; also runs the
+periodic jobs. SIGTERM/SIGINT finish the batch in flight, then exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+from chalicelib.adapters.aws import client
+from chalicelib.config import get_settings
+from chalicelib.resources import NOTIFICATIONS_QUEUE
+
+logger = logging.getLogger("ekiosk.worker")
+POLL_SECONDS = 2  # short enough that a stop request is honoured quickly
+
+
+def to_lambda_record(message: dict, queue_arn: str) -> dict:
+    """An SQS message as the Lambda event source would deliver it."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": message.get("MessageAttributes", {}),
+        "md5OfBody": message.get("MD5OfBody"),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+    }
+
+
+class Worker:
+    def __init__(self, settings=None):
+        self.settings = settings or get_settings()
+        self.sqs = client("sqs", self.settings)
+        self.stopping = threading.Event()
+        self._queue_url = None
+        self._queue_arn = None
+
+    def _queue(self) -> tuple[str, str]:
+        if self._queue_url is None:
+            url = self.sqs.get_queue_url(QueueName=self.settings.queue_name(NOTIFICATIONS_QUEUE.name))["QueueUrl"]
+            arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            self._queue_url, self._queue_arn = url, arn
+        return self._queue_url, self._queue_arn
+
+    def poll_once(self) -> int:
+        """Receives and handles one batch; returns how many messages it received."""
+        from chalicelib.services.notifications import process_sqs_records
+
+        url, arn = self._queue()
+        messages = self.sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=POLL_SECONDS,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return 0
+        records = [to_lambda_record(message, arn) for message in messages]
+        failed = set(process_sqs_records(records))
+        done = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+            for i, m in enumerate(messages)
+            if m["MessageId"] not in failed
+        ]
+        if done:
+            self.sqs.delete_message_batch(QueueUrl=url, Entries=done)
+        return len(messages)
+
+    def run_due_jobs(self, last_run: dict) -> None:
+        from chalicelib.services.jobs import PERIODIC_JOBS, resolve
+
+        now = time.monotonic()
+        for period, job in PERIODIC_JOBS:
+            if now - last_run.get(job, float("-inf")) >= period:
+                last_run[job] = now
+                try:
+                    resolve(job)()
+                except Exception:
+                    logger.exception("periodic job %s failed", job)
+
+    def run(self) -> None:
+        last_run: dict = {}
+        logger.info("worker started")
+        while not self.stopping.is_set():
+            try:
+                self.run_due_jobs(last_run)
+                self.poll_once()
+            except Exception:
+                logger.exception("worker loop error; retrying shortly")
+                self.stopping.wait(1)
+        logger.info("worker stopped")
+
+
+def main() -> None:
+    from chalicelib.bootstrap import services
+    from chalicelib.observability import configure_logging
+
+    configure_logging()
+    services()  # binds the table models to the stage
+    worker = Worker()
+
+    def stop(signum, _frame):
+        logger.info("signal %s: finishing the batch in flight", signum)
+        worker.stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    worker.run()
+
+
+if __name__ == "__main__":
+    main()

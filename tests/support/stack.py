@@ -1,0 +1,120 @@
+"""Starting the real local stack (`make run`'s processes) for end-to-end tests, and talking to it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from tests.support.ports import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+STAFF_EMAIL = "staff@ekiosk.test"
+TEST_ENV = {
+    "STAGE": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "ADMIN_EMAILS": STAFF_EMAIL,
+    "LOG_LEVEL": "WARNING",
+}
+# Variables of the developer's shell that would change what the stack under test does.
+ISOLATED = ("AWS_ENDPOINT_URL", "OIDC_ISSUERS", "OIDC_AUDIENCE", "OIDC_JWKS_URL", "AT_USERNAME", "AT_API_KEY",
+            "AT_SENDER_ID", "AT_BASE_URL", "ADMIN_NOTIFICATION_EMAILS", "AWS_PROFILE")
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen
+    base_url: str
+    api_port: int
+    emulator_port: int
+    data_dir: Path
+    env: dict
+    log_path: Path
+    _tokens: dict = field(default_factory=dict)
+
+    @property
+    def api(self) -> str:
+        return self.base_url + "/api/v1"
+
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.emulator_port}"
+
+    def token(self, email: str, name: str | None = None) -> str:
+        """A development-issuer token, minted as `make token` does."""
+        if email not in self._tokens:
+            out = subprocess.run(
+                [sys.executable, "-m", "chalicelib.auth.dev_issuer", email, *(["--name", name] if name else [])],
+                cwd=ROOT, env=self.env, capture_output=True, text=True, check=True,
+            )
+            self._tokens[email] = out.stdout.strip()
+        return self._tokens[email]
+
+    def session(self, email: str | None = None) -> requests.Session:
+        session = requests.Session()
+        if email:
+            session.headers["Authorization"] = f"Bearer {self.token(email)}"
+        return session
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def stack_env(data_dir: Path, api_port: int, emulator_port: int, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ISOLATED}
+    env.update(TEST_ENV)
+    env.update(PORT=str(api_port), EKIOSK_EMULATOR_PORT=str(emulator_port), EKIOSK_DATA_DIR=str(data_dir))
+    env.update(extra)
+    return env
+
+
+def launch(data_dir: Path, api_port: int | None = None, emulator_port: int | None = None, **extra) -> RunningStack:
+    api_port = api_port or free_port()
+    emulator_port = emulator_port or free_port()
+    env = stack_env(data_dir, api_port, emulator_port, **extra)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir.parent / f"stack-{api_port}.log"
+    with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "chalicelib.runtime.stack"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    stack = RunningStack(process, f"http://127.0.0.1:{api_port}", api_port, emulator_port, data_dir, env, log_path)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the stack exited with {process.returncode}:\n{stack.log()}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(stack.api + "/health", timeout=1).status_code == 200:
+                return stack
+        time.sleep(0.2)
+    stop(stack)
+    raise RuntimeError(f"the stack did not become healthy:\n{stack.log()}")
+
+
+def stop(stack: RunningStack, timeout: float = 20) -> int:
+    if stack.process.poll() is None:
+        stack.process.send_signal(signal.SIGTERM)
+        try:
+            stack.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            stack.process.kill()
+            stack.process.wait()
+    return stack.process.returncode
+
+
+@contextlib.contextmanager
+def running_stack(data_dir: Path, **extra):
+    stack = launch(data_dir, **extra)
+    try:
+        yield stack
+    finally:
+        stop(stack)
