@@ -1,5 +1,91 @@
-"""Routes of this area are added by its issue."""
+"""Order routes (SPEC §4, §7). Thin: parse, call chalicelib.services.orders, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
 
 from chalice import Blueprint
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+
+from chalicelib.api.requests import json_object, page_params, query, validate
+from chalicelib.api.responses import json_response
+from chalicelib.api.routing import endpoint
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.orders import MAX_ITEMS, MAX_QUANTITY, check_idempotency_key
+from chalicelib.services import orders
 
 bp = Blueprint(__name__)
+
+# A body naming the customer is refused: an order is always the caller's own.
+CUSTOMER_FIELDS = ("customer", "customer_id")
+
+
+class OrderItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: StrictStr = Field(min_length=1, max_length=200)
+    quantity: StrictInt = Field(ge=1, le=MAX_QUANTITY)
+
+
+class PlaceOrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[OrderItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+
+    @field_validator("items")
+    @classmethod
+    def each_product_once(cls, items: list[OrderItemIn]) -> list[OrderItemIn]:
+        seen: set[str] = set()
+        twice = [i.product_id for i in items if i.product_id in seen or seen.add(i.product_id)]
+        if twice:
+            raise ValueError(f"each product may appear only once; repeated: {', '.join(sorted(set(twice)))}")
+        return items
+
+
+class StatusChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Any  # any JSON value: the domain decides (non-strings and unknown statuses → 400)
+
+
+def parse_place_order(body: dict) -> PlaceOrderIn:
+    named = [name for name in CUSTOMER_FIELDS if name in body]
+    if named:
+        raise InvalidInput(
+            "orders are always placed for the caller; the body must not name a customer",
+            details={name: ["not allowed: the customer is always the caller"] for name in named},
+            code="validation_error",
+        )
+    return validate(PlaceOrderIn, body)
+
+
+@endpoint(bp, "/orders", ["POST"])
+def place_order(caller):
+    request = bp.current_request
+    key = check_idempotency_key((request.headers or {}).get("idempotency-key"))
+    body = parse_place_order(json_object(request))
+    order, replayed = orders.place_order(caller, [(i.product_id, i.quantity) for i in body.items], key)
+    headers = {"Location": f"/api/v1/orders/{order.id}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(order.to_dict(), status=201, headers=headers)
+
+
+@endpoint(bp, "/orders", ["GET"])
+def list_orders(caller):
+    request = bp.current_request
+    limit, cursor = page_params(request)
+    found, next_cursor = orders.list_orders(caller, query(request).get("status"), limit, cursor)
+    return json_response({"items": [o.to_dict() for o in found], "next_cursor": next_cursor})
+
+
+@endpoint(bp, "/orders/{order_id}", ["GET"])
+def get_order(caller, order_id):
+    return json_response(orders.get_order(caller, order_id).to_dict())
+
+
+@endpoint(bp, "/orders/{order_id}", ["PATCH"], staff=True)
+def change_order_status(caller, order_id):
+    order = orders.get_order(caller, order_id)  # an unknown id is a 404 whatever the body
+    body = validate(StatusChangeIn, json_object(bp.current_request))
+    return json_response(orders.change_status(caller, order, body.status).to_dict())

@@ -1,0 +1,134 @@
+"""Order use cases (SPEC §7): place, read, list, approve and cancel.
+
+`caller` is anything with `.id` (the customer id), `.identity` (the verified token identity, used
+to create the customer record just in time) and `.is_staff` — the API's Caller.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from chalicelib.adapters.dynamodb.base import utc_now
+from chalicelib.bootstrap import services
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.notifications import ORDER_PLACED, NotificationDraft, drafts_for
+from chalicelib.domain.orders import (
+    HistoryEntry,
+    IdempotencyMismatch,
+    InsufficientStock,
+    Order,
+    OrderLine,
+    ProfileIncomplete,
+    Shortage,
+    UnknownProducts,
+    event_for_transition,
+    new_order,
+    order_id_for,
+    parse_status,
+    request_hash,
+)
+
+logger = logging.getLogger("ekiosk.orders")
+
+
+def place_order(caller, items: list[tuple[str, int]], idempotency_key: str | None = None) -> tuple[Order, bool]:
+    """Reserves every item and records the order and its notifications atomically.
+
+    Returns (order, replayed): replayed is True when the Idempotency-Key (scoped to the caller) had
+    already placed this same request, in which case nothing new is reserved."""
+    repo = services().orders
+    order_id = order_id_for(caller.id, idempotency_key)
+    fingerprint = request_hash(items)
+    product_ids = [pid for pid, _ in items]
+
+    seen = repo.load_for_placement(caller.id, product_ids, order_id if idempotency_key else None)
+    if seen.existing is not None:
+        return _replay(seen.existing, caller.id, fingerprint), True
+
+    customer = seen.customer
+    if customer is None:  # first request of this subject: create its record, as sign-in would
+        from chalicelib.services import customers
+
+        customer = customers.sign_in(caller.identity)
+    if not customer.profile_complete:
+        raise ProfileIncomplete(
+            "add a phone number to your profile before ordering",
+            details={"missing_fields": customer.missing_fields},
+        )
+
+    index_of = {pid: i for i, pid in enumerate(product_ids)}
+    missing = [pid for pid in product_ids if pid not in seen.products]
+    if missing:
+        raise UnknownProducts(missing, index_of)
+    short = [Shortage(pid, qty, max(seen.products[pid].available, 0))
+             for pid, qty in items if seen.products[pid].available < qty]
+    if short:  # already short at a consistent read: no need to try the transaction
+        raise InsufficientStock(short)
+
+    lines = [OrderLine(pid, seen.products[pid].name, qty, seen.products[pid].price_cents) for pid, qty in items]
+    email = getattr(caller.identity, "email", None) or customer.email
+    order = new_order(
+        order_id=order_id, number=repo.next_number(), customer_id=caller.id, lines=lines, now=utc_now(),
+        customer_email=email, customer_phone=customer.phone_number, request_hash=fingerprint,
+    )
+    drafts = drafts_for(
+        ORDER_PLACED, order_id=order.id, number=order.number, customer_email=email,
+        customer_phone=customer.phone_number, staff_emails=services().settings.admin_notification_emails,
+    )
+    from chalicelib.adapters.dynamodb.order_repository import OrderExists
+
+    try:
+        repo.create(order, drafts)
+    except OrderExists:  # a concurrent request with the same key won, or our own retried commit
+        existing = repo.get(order.id)
+        if existing is None:
+            raise
+        return _replay(existing, caller.id, fingerprint), True
+    enqueue(drafts)
+    return order, False
+
+
+def _replay(existing: Order, customer_id: str, fingerprint: str) -> Order:
+    if existing.customer_id != customer_id or existing.request_hash != fingerprint:
+        raise IdempotencyMismatch()
+    return existing
+
+
+def get_order(caller, order_id: str) -> Order:
+    """The order, for its owner or staff; 404 for anyone else (its existence is not revealed)."""
+    order = services().orders.get(order_id)
+    if order is None or (order.customer_id != caller.id and not caller.is_staff):
+        raise NotFound("no such order")
+    return order
+
+
+def list_orders(caller, status: str | None, limit: int, cursor: str | None) -> tuple[list[Order], str | None]:
+    """Newest first: staff see every order, customers their own."""
+    wanted = parse_status(status) if status is not None else None
+    customer_id = None if caller.is_staff else caller.id
+    return services().orders.list(customer_id=customer_id, status=wanted, limit=limit, cursor=cursor)
+
+
+def change_status(caller, order: Order, status: object) -> Order:
+    """Staff approve (COMPLETED) or cancel (CANCELED) a PENDING order, atomically with its stock."""
+    target = parse_status(status)
+    event = event_for_transition(order.status, target)  # early 409; the transaction re-checks
+    now = utc_now()
+    drafts = drafts_for(
+        event, order_id=order.id, number=order.number, customer_email=order.customer_email or "",
+        customer_phone=order.customer_phone, staff_emails=(),
+    )
+    updated = services().orders.transition(order, target, HistoryEntry(target, now, caller.id), drafts)
+    enqueue(drafts)
+    return updated
+
+
+def enqueue(drafts: list[NotificationDraft]) -> None:
+    """One SendMessageBatch. The records are already stored as PENDING, so a failure here loses
+    nothing: the notifications sweeper re-enqueues PENDING records."""
+    if not drafts:
+        return
+    try:
+        services().queue.send([draft.id for draft in drafts])
+    except Exception:  # noqa: BLE001 - the answer must not depend on the queue
+        logger.exception("could not enqueue notifications %s; the sweeper will", [d.id for d in drafts])
