@@ -19,6 +19,11 @@ logger = logging.getLogger("ekiosk.api")
 
 API_PREFIX = "/api/v1"
 ANY_CONTENT_TYPE = ["*/*"]  # bodies are checked by our own parsers, with our own 4xx
+# Documentation-only keywords of `endpoint(...)`, stored on the handler as `api_doc` for the OpenAPI generator.
+DOC_KEYWORDS = frozenset({
+    "summary", "description", "body", "response", "status", "query", "headers", "responses",
+    "response_headers", "media_type", "tags",
+})
 
 
 def _chalice_error_code(error: ChaliceViewError) -> str:
@@ -49,14 +54,33 @@ def guarded(view, *, public: bool, staff: bool, request_of):
     return handler
 
 
-def endpoint(bp: Blueprint, path: str, methods: list[str], *, public: bool = False, staff: bool = False):
+def endpoint(
+    bp: Blueprint,
+    path: str,
+    methods: list[str],
+    *,
+    public: bool = False,
+    staff: bool = False,
+    **doc,
+):
     """Registers `view` on `bp` for `path` (relative to /api/v1) and `methods`.
 
     Views of non-public routes receive the Caller as their first argument.
+
+    Optional keyword arguments document the operation in the OpenAPI document (chalicelib/api/openapi.py
+    reads them; nothing here imports it): `summary`, `description`, `body` (a pydantic model, or
+    {media type: model or schema}), `response` (pydantic model of the success body), `status` (success
+    status, default 200), `query` and `headers` (a pydantic model, or a list of parameter names from
+    openapi.COMMON_PARAMETERS and parameter dicts), `responses` ({status: description, model or response
+    object}), `response_headers`, `media_type`, `tags`.
     """
+    unknown = set(doc) - DOC_KEYWORDS
+    if unknown:
+        raise TypeError(f"endpoint() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
 
     def register(view):
         handler = guarded(view, public=public, staff=staff, request_of=lambda: bp.current_request)
+        handler.api_doc = {**doc, "public": public, "staff": staff}
         bp.route(
             path,
             methods=methods,
