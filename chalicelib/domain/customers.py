@@ -1,13 +1,20 @@
-"""Customers: roles and profile completeness."""
+"""Customers: roles, profile completeness and the rules that change them (no I/O here)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.domain.errors import Conflict, InvalidInput
+
 CUSTOMER = "customer"
 ADMIN = "admin"
 ROLES = (CUSTOMER, ADMIN)
 REQUIRED_PROFILE_FIELDS = ("phone_number",)
+NAME_MAX_LENGTH = 200
+
+# Why a customer is admin: their email is in ADMIN_EMAILS, or a staff member made them so.
+ROLE_FROM_CONFIG = "admin_emails"
+ROLE_FROM_STAFF = "staff"
 
 
 @dataclass
@@ -19,6 +26,7 @@ class Customer:
     role: str
     created_at: str
     updated_at: str
+    role_source: str | None = None
 
     @property
     def missing_fields(self) -> list[str]:
@@ -27,6 +35,10 @@ class Customer:
     @property
     def profile_complete(self) -> bool:
         return not self.missing_fields
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role == ADMIN
 
     def profile(self) -> dict:
         return {
@@ -40,5 +52,83 @@ class Customer:
         }
 
 
-def initial_role(email: str, admin_emails: tuple[str, ...]) -> str:
-    return ADMIN if email.lower() in admin_emails else CUSTOMER
+def is_configured_admin(email: str, email_verified: bool, admin_emails: tuple[str, ...]) -> bool:
+    """ADMIN_EMAILS grants staff only to an email the issuer says it verified."""
+    return email_verified and bool(email) and email.lower() in admin_emails
+
+
+def initial_role(email: str, admin_emails: tuple[str, ...], email_verified: bool = True) -> str:
+    return ADMIN if is_configured_admin(email, email_verified, admin_emails) else CUSTOMER
+
+
+def new_customer(sub: str, email: str, name: str | None, email_verified: bool, admin_emails, now: str) -> Customer:
+    configured = is_configured_admin(email, email_verified, admin_emails)
+    return Customer(
+        id=sub,
+        email=email,
+        name=clean_token_name(name),
+        phone_number=None,
+        role=ADMIN if configured else CUSTOMER,
+        role_source=ROLE_FROM_CONFIG if configured else None,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def sign_in_changes(customer: Customer, email: str, name: str | None, email_verified: bool, admin_emails) -> dict:
+    """What a sign-in changes on an existing record: the email follows the token; ADMIN_EMAILS is applied.
+
+    A role granted by ADMIN_EMAILS goes when the email leaves that list; a role staff granted stays.
+    The name is taken from the token only while the customer has none (they may have chosen another).
+    """
+    changes: dict = {}
+    if email and customer.email != email:
+        changes["email"] = email
+    configured = is_configured_admin(email or customer.email, email_verified, admin_emails)
+    if configured and customer.role != ADMIN:
+        changes.update(role=ADMIN, role_source=ROLE_FROM_CONFIG)
+    elif customer.role == ADMIN and customer.role_source == ROLE_FROM_CONFIG and not configured and email_verified:
+        changes.update(role=CUSTOMER, role_source=None)
+    token_name = clean_token_name(name)
+    if not customer.name and token_name:
+        changes["name"] = token_name
+    return changes
+
+
+def role_changes(customer: Customer, role: str, admin_emails: tuple[str, ...]) -> dict:
+    """What staff setting `role` changes; refused for a customer whom ADMIN_EMAILS makes staff."""
+    if role not in ROLES:
+        raise InvalidInput(
+            "role must be customer or admin", details={"role": ["must be one of: customer, admin"]},
+            code="validation_error",
+        )
+    if role == CUSTOMER and customer.email.lower() in admin_emails:
+        raise Conflict(
+            "this customer is staff through ADMIN_EMAILS; remove the email there to change the role",
+            details={"role": ["set by ADMIN_EMAILS"]},
+            code="role_set_by_configuration",
+        )
+    if role == ADMIN:
+        return {"role": ADMIN, "role_source": ROLE_FROM_STAFF}
+    return {"role": CUSTOMER, "role_source": None}
+
+
+def clean_name(value: object, field: str = "name") -> str:
+    """A profile name: a string of 1–200 characters once surrounding spaces are removed."""
+    if not isinstance(value, str):
+        raise InvalidInput("name must be a string", details={field: ["must be a string"]}, code="validation_error")
+    name = value.strip()
+    if not 1 <= len(name) <= NAME_MAX_LENGTH:
+        raise InvalidInput(
+            f"name must be 1–{NAME_MAX_LENGTH} characters",
+            details={field: [f"must be 1–{NAME_MAX_LENGTH} characters"]},
+            code="validation_error",
+        )
+    return name
+
+
+def clean_token_name(value: object) -> str | None:
+    """The token's `name` claim if usable as a profile name (cut to the maximum length), else None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()[:NAME_MAX_LENGTH]
