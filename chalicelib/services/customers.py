@@ -1,37 +1,64 @@
-"""Customer use cases: just-in-time sign-in (creates the record on first sight)."""
+"""Customer use cases: just-in-time sign-in, the profile, and staff managing roles."""
 
 from __future__ import annotations
 
 from chalicelib.adapters.dynamodb.base import utc_now
 from chalicelib.auth.tokens import Identity
 from chalicelib.bootstrap import services
-from chalicelib.domain.customers import ADMIN, Customer, initial_role
+from chalicelib.domain.customers import Customer, clean_name, new_customer, role_changes, sign_in_changes
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.phone import normalize_phone
 
 
 def sign_in(identity: Identity) -> Customer:
-    """The caller's customer record, created from the token's claims if missing; email kept in sync."""
+    """The caller's customer record, created from the token's claims if missing; email kept in sync.
+
+    Race-safe: of concurrent first requests of one subject, one conditional put wins and the others
+    read what it stored.
+    """
     repo = services().customers
     admin_emails = services().settings.admin_emails
     customer = repo.get(identity.sub)
     if customer is None:
-        now = utc_now()
-        candidate = Customer(
-            id=identity.sub,
-            email=identity.email,
-            name=identity.name,
-            phone_number=None,
-            role=initial_role(identity.email, admin_emails),
-            created_at=now,
-            updated_at=now,
+        candidate = new_customer(
+            identity.sub, identity.email, identity.name, identity.email_verified, admin_emails, utc_now()
         )
         if repo.create(candidate):
             return candidate
         customer = repo.get(identity.sub)  # created concurrently by another request
-    changes = {}
-    if identity.email and customer.email != identity.email:
-        changes["email"] = identity.email
-    if customer.role != ADMIN and identity.email in admin_emails:
-        changes["role"] = ADMIN
+    changes = sign_in_changes(customer, identity.email, identity.name, identity.email_verified, admin_emails)
     if changes:
         customer = repo.update(customer.id, utc_now(), **changes)
     return customer
+
+
+def update_profile(customer: Customer, fields: dict) -> Customer:
+    """Applies the profile fields the caller sent (`phone_number`, `name`), validated and normalized."""
+    changes = {}
+    if "phone_number" in fields:
+        changes["phone_number"] = normalize_phone(fields["phone_number"])
+    if "name" in fields:
+        changes["name"] = clean_name(fields["name"])
+    if not changes:
+        return customer
+    return services().customers.update(customer.id, utc_now(), **changes)
+
+
+def get_customer(customer_id: str) -> Customer:
+    customer = services().customers.get(customer_id)
+    if customer is None:
+        raise NotFound("no such customer", details={"id": customer_id}, code="customer_not_found")
+    return customer
+
+
+def list_customers(limit: int, cursor: str | None) -> tuple[list[Customer], str | None]:
+    return services().customers.list(limit, cursor)
+
+
+def set_role(customer_id: str, role: str) -> Customer:
+    """Staff make a customer `admin` or `customer`; it applies from that customer's next request."""
+    customer = get_customer(customer_id)
+    changes = role_changes(customer, role, services().settings.admin_emails)
+    if customer.role == changes["role"] and customer.role_source == changes["role_source"]:
+        return customer
+    return services().customers.update(customer_id, utc_now(), **changes)

@@ -1,23 +1,46 @@
-"""Customers storage: PynamoDB behind a small interface (the unit tests use a dict-backed fake)."""
+"""Customers storage: PynamoDB behind a small interface (the unit tests use the dict-backed fake below).
+
+Also keeps the login flow's `state`s: `save_login_state` / `take_login_state` (single use: the state is
+removed by a conditional delete, so of two concurrent callbacks with one state only one gets it).
+"""
 
 from __future__ import annotations
 
-from pynamodb.exceptions import DoesNotExist, PutError
+import dataclasses
+import threading
+from functools import partial
 
-from chalicelib.adapters.dynamodb.customers import CustomerRecord
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+
+from chalicelib.adapters.dynamodb.customers import (
+    CUSTOMER_KIND,
+    LOGIN_STATE_PREFIX,
+    CustomerRecord,
+    LoginStateRecord,
+)
+from chalicelib.adapters.dynamodb.pages import decode_cursor, encode_cursor, page
 from chalicelib.domain.customers import Customer
+from chalicelib.domain.errors import NotFound
+
+CUSTOMER_FIELDS = tuple(field.name for field in dataclasses.fields(Customer))
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+@dataclasses.dataclass(frozen=True)
+class LoginState:
+    key: str  # a hash of the state, never the state itself
+    nonce: str
+    code_verifier: str
+    redirect_uri: str
+    expires_at: int
 
 
 def _to_domain(record: CustomerRecord) -> Customer:
-    return Customer(
-        id=record.id,
-        email=record.email,
-        name=record.name,
-        phone_number=record.phone_number,
-        role=record.role,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-    )
+    return Customer(**{name: getattr(record, name) for name in CUSTOMER_FIELDS})
+
+
+def _customer_not_found(customer_id: str) -> NotFound:
+    return NotFound("no such customer", details={"id": customer_id}, code="customer_not_found")
 
 
 class DynamoCustomerRepository:
@@ -25,48 +48,112 @@ class DynamoCustomerRepository:
         pass  # models are bound to the stage by bootstrap.services()
 
     def get(self, customer_id: str) -> Customer | None:
+        if not customer_id or customer_id.startswith(LOGIN_STATE_PREFIX):
+            return None
         try:
-            return _to_domain(CustomerRecord.get(customer_id))
+            return _to_domain(CustomerRecord.get(customer_id, consistent_read=True))
         except DoesNotExist:
             return None
 
     def create(self, customer: Customer) -> bool:
-        """Stores a new customer; False if one with this id already exists."""
-        record = CustomerRecord(**customer.__dict__)
+        """Stores a new customer; False if one with this id already exists (a concurrent first request)."""
+        record = CustomerRecord(kind=CUSTOMER_KIND, **dataclasses.asdict(customer))
         try:
             record.save(condition=CustomerRecord.id.does_not_exist())
         except PutError as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
+            if error.cause_response_code == CONDITION_FAILED:
                 return False
             raise
         return True
 
     def update(self, customer_id: str, updated_at: str, **fields) -> Customer:
+        """Sets (or, for None, removes) `fields` of an existing customer; NotFound if there is none."""
         record = CustomerRecord(id=customer_id)
         actions = [CustomerRecord.updated_at.set(updated_at)]
         for name, value in fields.items():
             attribute = getattr(CustomerRecord, name)
             actions.append(attribute.remove() if value is None else attribute.set(value))
-        record.update(actions=actions, condition=CustomerRecord.id.exists())
+        try:
+            record.update(actions=actions, condition=CustomerRecord.id.exists() & CustomerRecord.email.exists())
+        except UpdateError as error:
+            if error.cause_response_code == CONDITION_FAILED:
+                raise _customer_not_found(customer_id) from None
+            raise
         return _to_domain(record)
+
+    def list(self, limit: int, cursor: str | None) -> tuple[list[Customer], str | None]:
+        """Customers in sign-up order, one page at a time."""
+        query = partial(CustomerRecord.by_kind.query, CUSTOMER_KIND)
+        records, next_cursor = page(query, limit, cursor)
+        return [_to_domain(record) for record in records], next_cursor
+
+    def save_login_state(self, state: LoginState) -> None:
+        LoginStateRecord(
+            id=LOGIN_STATE_PREFIX + state.key,
+            nonce=state.nonce,
+            code_verifier=state.code_verifier,
+            redirect_uri=state.redirect_uri,
+            expires_at=state.expires_at,
+        ).save(condition=LoginStateRecord.id.does_not_exist())
+
+    def take_login_state(self, key: str) -> LoginState | None:
+        """The state stored under `key`, removed in the same step; None if unknown or already taken."""
+        try:
+            record = LoginStateRecord.get(LOGIN_STATE_PREFIX + key, consistent_read=True)
+        except DoesNotExist:
+            return None
+        try:
+            record.delete(condition=LoginStateRecord.id.exists())
+        except DeleteError as error:
+            if error.cause_response_code == CONDITION_FAILED:
+                return None  # another request took it between our read and our delete
+            raise
+        return LoginState(key, record.nonce, record.code_verifier, record.redirect_uri, int(record.expires_at))
 
 
 class InMemoryCustomerRepository:
+    """The same contract over dicts, for unit tests."""
+
     def __init__(self, settings=None):
         self.customers: dict[str, Customer] = {}
+        self.login_states: dict[str, LoginState] = {}
+        self._lock = threading.Lock()
 
     def get(self, customer_id: str) -> Customer | None:
         found = self.customers.get(customer_id)
-        return Customer(**found.__dict__) if found else None
+        return dataclasses.replace(found) if found else None
 
     def create(self, customer: Customer) -> bool:
-        if customer.id in self.customers:
-            return False
-        self.customers[customer.id] = Customer(**customer.__dict__)
-        return True
+        with self._lock:
+            if customer.id in self.customers:
+                return False
+            self.customers[customer.id] = dataclasses.replace(customer)
+            return True
 
     def update(self, customer_id: str, updated_at: str, **fields) -> Customer:
-        customer = self.customers[customer_id]
-        for name, value in {**fields, "updated_at": updated_at}.items():
-            setattr(customer, name, value)
-        return Customer(**customer.__dict__)
+        with self._lock:
+            customer = self.customers.get(customer_id)
+            if customer is None:
+                raise _customer_not_found(customer_id)
+            for name, value in {**fields, "updated_at": updated_at}.items():
+                setattr(customer, name, value)
+            return dataclasses.replace(customer)
+
+    def list(self, limit: int, cursor: str | None) -> tuple[list[Customer], str | None]:
+        ordered = sorted(self.customers.values(), key=lambda c: (c.created_at, c.id))
+        after = decode_cursor(cursor)
+        if after:
+            position = (after["created_at"]["S"], after["id"]["S"])
+            ordered = [c for c in ordered if (c.created_at, c.id) > position]
+        items = [dataclasses.replace(c) for c in ordered[:limit]]
+        last = items[-1] if len(ordered) > limit else None
+        next_cursor = encode_cursor({"created_at": {"S": last.created_at}, "id": {"S": last.id}}) if last else None
+        return items, next_cursor
+
+    def save_login_state(self, state: LoginState) -> None:
+        with self._lock:
+            self.login_states[state.key] = state
+
+    def take_login_state(self, key: str) -> LoginState | None:
+        with self._lock:
+            return self.login_states.pop(key, None)
