@@ -6,6 +6,7 @@ from chalicelib.api import (
     admin,
     authorizer,
     catalog,
+    console,
     docs,
     identity,
     notifications,
@@ -23,4 +24,5 @@ configure_logging(app)
 app.register_blueprint(authorizer.bp)
 for blueprint in (system, identity, admin, catalog, orders, notifications, docs):
     app.register_blueprint(blueprint.bp, url_prefix=API_PREFIX)
+app.register_blueprint(console.bp)  # /console: the staff page, outside the API prefix
 add_method_not_allowed_routes(app)
