@@ -1,0 +1,37 @@
+"""Orders (SPEC §7)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from chalicelib.api.schemas.common import Id, Money, Strict, Timestamp
+
+OrderStatus = Literal["PENDING", "COMPLETED", "CANCELED"]
+
+
+class OrderItem(Strict):
+    product_id: Id
+    name: str = Field(description="Snapshot at placement.")
+    quantity: int = Field(ge=1)
+    price_at_time_of_order: Money = Field(description="The product's current price at placement.")
+    line_total: Money
+
+
+class HistoryEntry(Strict):
+    status: OrderStatus
+    at: Timestamp
+    by: Id = Field(description="The customer who placed the order, or the staff member who changed it.")
+
+
+class Order(Strict):
+    id: Id
+    number: int = Field(ge=1, description="Short human number used in messages (#123).")
+    customer_id: Id
+    status: OrderStatus
+    items: list[OrderItem]
+    total_price: Money
+    created_at: Timestamp
+    updated_at: Timestamp
+    history: list[HistoryEntry]
