@@ -199,14 +199,15 @@ class NumberBlocks:
 
 
 class DynamoOrderRepository:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, db=None):
         self._settings = settings
+        self._client = db  # a low-level DynamoDB client; by default the shared one (tests pass a stub)
         self._numbers = NumberBlocks(self._reserve_number_block)
         self._sleep = time.sleep
 
     @property
     def _db(self):
-        return client("dynamodb", self._settings)
+        return self._client or client("dynamodb", self._settings)
 
     def _table(self, name: str) -> str:
         return self._settings.table_name(name)
