@@ -1,5 +1,52 @@
-"""Routes of this area are added by its issue."""
+"""Notifications: the staff list of records, the SQS consumer and the sweeper (SPEC §8).
 
-from chalice import Blueprint
+On AWS, `send_notifications` is the `on_sqs_message` Lambda (batches of 10; the event source mapping
+needs `ReportBatchItemFailures`, set in infra/) and `sweep_notifications` runs every minute. Locally the
+worker (chalicelib/runtime/worker.py) calls the same service functions.
+"""
+
+from chalice import Blueprint, Rate
+
+from chalicelib.api.caller import Caller
+from chalicelib.api.requests import page_params, query
+from chalicelib.api.responses import json_response
+from chalicelib.api.routing import endpoint
+from chalicelib.config import get_settings
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.resources import NOTIFICATIONS_QUEUE
 
 bp = Blueprint(__name__)
+
+ORDER_ID_MAX_LENGTH = 200
+
+
+@endpoint(bp, "/notifications", ["GET"], staff=True)
+def list_notifications(caller: Caller):
+    from chalicelib.services import notifications
+
+    request = bp.current_request
+    limit, cursor = page_params(request)
+    order_id = query(request).get("order_id")
+    if order_id is not None and not 1 <= len(order_id) <= ORDER_ID_MAX_LENGTH:
+        raise InvalidInput(
+            "order_id must be 1–200 characters",
+            details={"order_id": [f"must be 1–{ORDER_ID_MAX_LENGTH} characters"]},
+        )
+    return json_response(notifications.list_notifications(order_id, limit, cursor))
+
+
+@bp.on_sqs_message(queue=get_settings().queue_name(NOTIFICATIONS_QUEUE.name), batch_size=10,
+                   name="send_notifications")
+def send_notifications(event):
+    """Partial batch response: only the failed messages come back (after their backoff delay)."""
+    from chalicelib.services.notifications import process_sqs_records
+
+    failed = process_sqs_records(event.to_dict().get("Records", []))
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="sweep_notifications")
+def sweep_notifications(event):
+    from chalicelib.services.notifications import sweep_pending
+
+    return {"requeued": sweep_pending()}

@@ -1,7 +1,13 @@
-"""Which notifications an order event produces (SPEC §8). One per (order, event, channel)."""
+"""Notifications (SPEC §8): which ones an order event produces, their life cycle and retry rules.
+
+One notification per (order, event, channel). A record is PENDING until a provider accepted it
+(SENT) or it cannot be delivered (FAILED). Plain Python: no AWS, no I/O.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from chalicelib.domain import messages
@@ -9,8 +15,17 @@ from chalicelib.domain import messages
 ORDER_PLACED = "order_placed"
 ORDER_APPROVED = "order_approved"
 ORDER_CANCELLED = "order_cancelled"
+EVENTS = (ORDER_PLACED, ORDER_APPROVED, ORDER_CANCELLED)
 SMS = "SMS"
 EMAIL = "EMAIL"
+CHANNELS = (SMS, EMAIL)
+
+PENDING = "PENDING"
+SENT = "SENT"
+FAILED = "FAILED"
+STATUSES = (PENDING, SENT, FAILED)
+
+MAX_ERROR_LENGTH = 500
 
 
 @dataclass(frozen=True)
@@ -25,6 +40,61 @@ class NotificationDraft:
     def id(self) -> str:
         # Deterministic, so the same (order, event, channel) can only ever be recorded once.
         return notification_id(self.order_id, self.event, self.channel)
+
+
+@dataclass
+class Notification:
+    """A stored notification record (the API shows every field but `provider` and `updated_at`)."""
+
+    id: str
+    order_id: str
+    event: str
+    channel: str
+    recipient: str
+    message: str
+    status: str = PENDING
+    attempts: int = 0
+    provider: str | None = None
+    provider_message_id: str | None = None
+    error: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    sent_at: str | None = None
+    lease_until: str | None = None
+
+    @classmethod
+    def from_draft(cls, draft: NotificationDraft, now: str) -> Notification:
+        return cls(draft.id, draft.order_id, draft.event, draft.channel, draft.recipient, draft.message,
+                   created_at=now, updated_at=now)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a provider answered when it accepted a message."""
+
+    provider: str  # "africastalking" | "ses" | "local-sink"
+    message_id: str
+
+
+class DeliveryError(Exception):
+    """A provider did not accept a message. `transient` ones are retried, permanent ones are not."""
+
+    transient = True
+
+    def __init__(self, message: str):
+        super().__init__(message[:MAX_ERROR_LENGTH])
+
+
+class TransientDeliveryError(DeliveryError):
+    """5xx, timeouts, throttling, connection errors: worth another try later."""
+
+    transient = True
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Will never succeed as is (blacklisted or invalid number, unverified sender...)."""
+
+    transient = False
 
 
 def notification_id(order_id: str, event: str, channel: str) -> str:
@@ -54,3 +124,61 @@ def drafts_for(
     if customer_phone:
         drafts.append(NotificationDraft(order_id, event, SMS, customer_phone, sms_text(customer_phone, number)))
     return drafts
+
+
+def _number(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = float(raw)
+    if value < 0:
+        raise ValueError(f"{name} must not be negative")
+    return value
+
+
+@dataclass(frozen=True)
+class DeliveryTuning:
+    """Retry and timing knobs. The defaults are production's; tests shorten them through the environment."""
+
+    backoff_base: float = 5  # first retry delay (s); doubles per receive
+    backoff_max: float = 60  # never more than this between attempts (SPEC §8)
+    lease_seconds: float = 30  # an attempt in flight blocks other deliveries of the record this long
+    sweep_age: float = 120  # PENDING records untouched this long are re-enqueued by the sweeper
+    sweep_interval: float = 60  # how often the local worker runs the sweeper
+    provider_timeout: float = 5  # read timeout of each provider call (s); connecting gets at most 3 s
+    concurrency: int = 10  # provider calls in flight per batch
+
+    ENV = {
+        "backoff_base": "NOTIFY_BACKOFF_BASE_SECONDS",
+        "backoff_max": "NOTIFY_BACKOFF_MAX_SECONDS",
+        "lease_seconds": "NOTIFY_LEASE_SECONDS",
+        "sweep_age": "NOTIFY_SWEEP_AGE_SECONDS",
+        "sweep_interval": "NOTIFY_SWEEP_INTERVAL_SECONDS",
+        "provider_timeout": "NOTIFY_PROVIDER_TIMEOUT_SECONDS",
+        "concurrency": "NOTIFY_CONCURRENCY",
+    }
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> DeliveryTuning:
+        defaults = cls()
+        values = {name: _number(environ, var, getattr(defaults, name)) for name, var in cls.ENV.items()}
+        values["concurrency"] = max(1, int(values["concurrency"]))
+        return cls(**values)
+
+    @property
+    def connect_timeout(self) -> float:
+        return min(3.0, self.provider_timeout)
+
+
+def backoff_delay(receive_count: int, base: float = 5, cap: float = 60) -> int:
+    """Seconds to wait before the next try after the `receive_count`-th one failed: 5, 10, 20, 40, 60, 60…
+
+    Whole seconds (SQS visibility timeouts are integers), rounded up, never above `cap`.
+    """
+    exponent = min(max(receive_count, 1) - 1, 16)
+    return int(min(math.ceil(base * 2**exponent), cap))
+
+
+def retry_schedule(max_receives: int, base: float = 5, cap: float = 60) -> list[int]:
+    """The delays between the attempts of a message that fails every time until the redrive limit."""
+    return [backoff_delay(n, base, cap) for n in range(1, max_receives)]

@@ -1,11 +1,17 @@
 """The notification worker for the local stack and the container: long-polls SQS and calls the same
-function as the `on_sqs_message` Lambda, deleting only the messages that succeeded; also runs the
-periodic jobs. SIGTERM/SIGINT finish the batch in flight, then exit.
+function as the `on_sqs_message` Lambda, deleting only the messages that succeeded (the failed ones
+already carry their backoff delay as visibility timeout); also runs the periodic jobs.
+SIGTERM/SIGINT finish the batch in flight, then exit.
+
+Environment (tests): WORKER_VISIBILITY_SECONDS overrides the queue's visibility timeout for the
+messages this worker receives (how soon a crashed worker's batch comes back);
+NOTIFY_SWEEP_INTERVAL_SECONDS how often the notification sweeper runs (default 60 s).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -16,6 +22,7 @@ from chalicelib.resources import NOTIFICATIONS_QUEUE
 
 logger = logging.getLogger("ekiosk.worker")
 POLL_SECONDS = 2  # short enough that a stop request is honoured quickly
+SWEEP_JOB = "chalicelib.services.notifications:sweep_pending"
 
 
 def to_lambda_record(message: dict, queue_arn: str) -> dict:
@@ -39,6 +46,8 @@ class Worker:
         self.stopping = threading.Event()
         self._queue_url = None
         self._queue_arn = None
+        visibility = os.environ.get("WORKER_VISIBILITY_SECONDS")
+        self.visibility_timeout = int(visibility) if visibility else None
 
     def _queue(self) -> tuple[str, str]:
         if self._queue_url is None:
@@ -52,13 +61,11 @@ class Worker:
         from chalicelib.services.notifications import process_sqs_records
 
         url, arn = self._queue()
-        messages = self.sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=POLL_SECONDS,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        request = dict(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=POLL_SECONDS,
+                       AttributeNames=["All"], MessageAttributeNames=["All"])
+        if self.visibility_timeout is not None:
+            request["VisibilityTimeout"] = self.visibility_timeout
+        messages = self.sqs.receive_message(**request).get("Messages", [])
         if not messages:
             return 0
         records = [to_lambda_record(message, arn) for message in messages]
@@ -69,14 +76,19 @@ class Worker:
             if m["MessageId"] not in failed
         ]
         if done:
-            self.sqs.delete_message_batch(QueueUrl=url, Entries=done)
+            result = self.sqs.delete_message_batch(QueueUrl=url, Entries=done)
+            for entry in result.get("Failed", []):  # it comes back; its record is final, so nothing is re-sent
+                logger.warning("could not delete message %s: %s", entry.get("Id"), entry.get("Message"))
         return len(messages)
 
     def run_due_jobs(self, last_run: dict) -> None:
         from chalicelib.services.jobs import PERIODIC_JOBS, resolve
+        from chalicelib.services.notifications import tuning
 
         now = time.monotonic()
         for period, job in PERIODIC_JOBS:
+            if job == SWEEP_JOB:
+                period = tuning().sweep_interval
             if now - last_run.get(job, float("-inf")) >= period:
                 last_run[job] = now
                 try:

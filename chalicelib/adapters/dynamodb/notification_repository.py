@@ -1,0 +1,264 @@
+"""Notification records: PynamoDB behind a small interface; every state change is a conditional write.
+
+The conditions are what make delivery exactly-once in practice: only a PENDING record whose lease is
+free can start an attempt, and only a PENDING record can become SENT or FAILED, so a redelivered
+SQS message (or a second worker) finds the record finished and sends nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import threading
+
+from pynamodb.exceptions import DoesNotExist, PutError, QueryError, UpdateError
+
+from chalicelib.adapters.dynamodb.notifications import (
+    NOTIFICATION_KIND,
+    NotificationRecord,
+    pending_record,
+    to_domain,
+)
+from chalicelib.adapters.dynamodb.pages import decode_cursor, encode_cursor, page
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.notifications import (
+    FAILED,
+    PENDING,
+    SENT,
+    Notification,
+    NotificationDraft,
+    Receipt,
+)
+
+# begin_attempt outcomes
+STARTED = "started"  # this caller now holds the lease and must call the provider
+FINISHED = "finished"  # SENT or FAILED already: nothing to do
+BUSY = "busy"  # another attempt holds the lease
+MISSING = "missing"  # no such record
+
+
+def _conditional_failure(error: Exception) -> bool:
+    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def _invalid_cursor() -> InvalidInput:
+    return InvalidInput("invalid cursor", details={"cursor": ["not a cursor this API gave out"]})
+
+
+class DynamoNotificationRepository:
+    def __init__(self, settings=None):
+        pass  # models are bound to the stage by bootstrap.services()
+
+    def warm_up(self) -> None:
+        """Creates the DynamoDB client on this thread before a batch fans out to worker threads."""
+        NotificationRecord._get_connection().connection.client  # noqa: B018
+
+    def get(self, notification_id: str) -> Notification | None:
+        try:
+            return to_domain(NotificationRecord.get(notification_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def add(self, drafts: list[NotificationDraft], now: str) -> list[str]:
+        """Stores PENDING records (outside an order transaction: tests, tools); returns the ids created."""
+        created = []
+        for draft in drafts:
+            try:
+                pending_record(draft, now).save(condition=NotificationRecord.id.does_not_exist())
+                created.append(draft.id)
+            except PutError as error:
+                if not _conditional_failure(error):
+                    raise
+        return created
+
+    def _update(self, notification_id: str, actions: list, condition) -> Notification | None:
+        record = NotificationRecord(id=notification_id)
+        try:
+            record.update(actions=actions, condition=condition)
+        except UpdateError as error:
+            if _conditional_failure(error):
+                return None
+            raise
+        return to_domain(record)
+
+    def begin_attempt(self, notification_id: str, now: str, lease_until: str) -> tuple[str, Notification | None]:
+        """Counts an attempt and takes the lease, if the record is PENDING and no attempt is in flight."""
+        R = NotificationRecord
+        started = self._update(
+            notification_id,
+            [R.attempts.add(1), R.lease_until.set(lease_until), R.updated_at.set(now)],
+            (R.status == PENDING) & (R.lease_until.does_not_exist() | (R.lease_until < now)),
+        )
+        if started is not None:
+            return STARTED, started
+        current = self.get(notification_id)
+        if current is None:
+            return MISSING, None
+        return (BUSY if current.status == PENDING else FINISHED), current
+
+    def mark_sent(self, notification_id: str, receipt: Receipt, now: str) -> bool:
+        R = NotificationRecord
+        return self._update(
+            notification_id,
+            [
+                R.status.set(SENT), R.pending.remove(), R.lease_until.remove(), R.error.remove(),
+                R.provider.set(receipt.provider), R.provider_message_id.set(receipt.message_id),
+                R.sent_at.set(now), R.updated_at.set(now),
+            ],
+            R.status == PENDING,
+        ) is not None
+
+    def mark_failed(self, notification_id: str, error: str, now: str) -> bool:
+        R = NotificationRecord
+        return self._update(
+            notification_id,
+            [R.status.set(FAILED), R.pending.remove(), R.lease_until.remove(), R.error.set(error),
+             R.updated_at.set(now)],
+            R.status == PENDING,
+        ) is not None
+
+    def release(self, notification_id: str, error: str, now: str) -> bool:
+        """After a transient failure: frees the lease and keeps the error; the record stays PENDING."""
+        R = NotificationRecord
+        return self._update(
+            notification_id,
+            [R.lease_until.remove(), R.error.set(error), R.updated_at.set(now)],
+            R.status == PENDING,
+        ) is not None
+
+    def reset_failed(self, notification_id: str, now: str) -> bool:
+        """FAILED -> PENDING, for a redriven message (attempts and the last error are kept)."""
+        R = NotificationRecord
+        return self._update(
+            notification_id,
+            [R.status.set(PENDING), R.pending.set(PENDING), R.updated_at.set(now)],
+            R.status == FAILED,
+        ) is not None
+
+    def touch(self, notification_id: str, seen_updated_at: str, now: str) -> bool:
+        """Marks a PENDING record as just re-enqueued, unless it changed since the sweeper read it."""
+        R = NotificationRecord
+        return self._update(
+            notification_id, [R.updated_at.set(now)], (R.status == PENDING) & (R.updated_at == seen_updated_at)
+        ) is not None
+
+    def stale_pending(self, cutoff: str, limit: int = 500) -> list[Notification]:
+        """PENDING records created and last touched before `cutoff` (oldest first)."""
+        R = NotificationRecord
+        results = R.pending_index.query(
+            PENDING, R.created_at < cutoff, filter_condition=R.updated_at < cutoff, limit=limit
+        )
+        return [to_domain(record) for record in results]
+
+    def list(self, order_id: str | None, limit: int, cursor: str | None) -> tuple[list[Notification], str | None]:
+        """Newest first; all records, or one order's."""
+        R = NotificationRecord
+        if order_id is None:
+            run = functools.partial(R.by_time.query, NOTIFICATION_KIND, scan_index_forward=False)
+        else:
+            run = functools.partial(R.by_order.query, order_id, scan_index_forward=False)
+        try:
+            records, next_cursor = page(run, limit, cursor)
+        except QueryError as error:
+            if cursor and getattr(error, "cause_response_code", None) == "ValidationException":
+                raise _invalid_cursor() from None
+            raise
+        return [to_domain(record) for record in records], next_cursor
+
+
+class InMemoryNotificationRepository:
+    """The same rules over a dict, for unit tests (thread-safe, as the batch fans out to threads)."""
+
+    def __init__(self, settings=None):
+        self.records: dict[str, Notification] = {}
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        pass
+
+    def _copy(self, notification: Notification | None) -> Notification | None:
+        return dataclasses.replace(notification) if notification else None
+
+    def get(self, notification_id: str) -> Notification | None:
+        with self._lock:
+            return self._copy(self.records.get(notification_id))
+
+    def add(self, drafts: list[NotificationDraft], now: str) -> list[str]:
+        created = []
+        with self._lock:
+            for draft in drafts:
+                if draft.id not in self.records:
+                    self.records[draft.id] = Notification.from_draft(draft, now)
+                    created.append(draft.id)
+        return created
+
+    def _change(self, notification_id: str, allowed, **changes) -> Notification | None:
+        with self._lock:
+            record = self.records.get(notification_id)
+            if record is None or not allowed(record):
+                return None
+            for name, value in changes.items():
+                setattr(record, name, value(record) if callable(value) else value)
+            return self._copy(record)
+
+    def begin_attempt(self, notification_id: str, now: str, lease_until: str) -> tuple[str, Notification | None]:
+        started = self._change(
+            notification_id,
+            lambda r: r.status == PENDING and (r.lease_until is None or r.lease_until < now),
+            attempts=lambda r: r.attempts + 1, lease_until=lease_until, updated_at=now,
+        )
+        if started is not None:
+            return STARTED, started
+        current = self.get(notification_id)
+        if current is None:
+            return MISSING, None
+        return (BUSY if current.status == PENDING else FINISHED), current
+
+    def mark_sent(self, notification_id: str, receipt: Receipt, now: str) -> bool:
+        return self._change(
+            notification_id, lambda r: r.status == PENDING, status=SENT, lease_until=None, error=None,
+            provider=receipt.provider, provider_message_id=receipt.message_id, sent_at=now, updated_at=now,
+        ) is not None
+
+    def mark_failed(self, notification_id: str, error: str, now: str) -> bool:
+        return self._change(
+            notification_id, lambda r: r.status == PENDING, status=FAILED, lease_until=None, error=error,
+            updated_at=now,
+        ) is not None
+
+    def release(self, notification_id: str, error: str, now: str) -> bool:
+        return self._change(
+            notification_id, lambda r: r.status == PENDING, lease_until=None, error=error, updated_at=now
+        ) is not None
+
+    def reset_failed(self, notification_id: str, now: str) -> bool:
+        return self._change(notification_id, lambda r: r.status == FAILED, status=PENDING, updated_at=now) is not None
+
+    def touch(self, notification_id: str, seen_updated_at: str, now: str) -> bool:
+        return self._change(
+            notification_id, lambda r: r.status == PENDING and r.updated_at == seen_updated_at, updated_at=now
+        ) is not None
+
+    def stale_pending(self, cutoff: str, limit: int = 500) -> list[Notification]:
+        with self._lock:
+            found = [r for r in self.records.values()
+                     if r.status == PENDING and r.created_at < cutoff and r.updated_at < cutoff]
+            return [self._copy(r) for r in sorted(found, key=lambda r: r.created_at)[:limit]]
+
+    def list(self, order_id: str | None, limit: int, cursor: str | None) -> tuple[list[Notification], str | None]:
+        key = decode_cursor(cursor)
+        with self._lock:
+            found = [r for r in self.records.values() if order_id is None or r.order_id == order_id]
+        found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        if key:
+            try:
+                after = (key["created_at"]["S"], key["id"]["S"])
+            except (KeyError, TypeError):
+                raise _invalid_cursor() from None
+            found = [r for r in found if (r.created_at, r.id) < after]
+        items = [self._copy(r) for r in found[:limit]]
+        next_cursor = None
+        if len(found) > limit:
+            last = items[-1]
+            next_cursor = encode_cursor({"created_at": {"S": last.created_at}, "id": {"S": last.id}})
+        return items, next_cursor

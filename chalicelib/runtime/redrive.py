@@ -1,0 +1,36 @@
+"""`make redrive`: moves dead-lettered notification messages back to the queue for another try.
+
+Their FAILED records become PENDING again (attempts and the last error are kept), so the worker (or
+the Lambda) tries them once more with the usual backoff. Poison messages (unreadable, or for a
+record that does not exist) stay on the dead-letter queue. Run it after fixing what made the
+provider fail (credentials, balance, an outage); it is safe to run any number of times.
+Uses the same environment as the stack (STAGE, AWS_ENDPOINT_URL; `make run` defaults otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from chalicelib.runtime.stack import LOCAL_DEFAULTS
+
+
+def main(argv: list[str] | None = None) -> int:
+    for key, value in LOCAL_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    if os.environ.get("STAGE") == "local" and not os.environ.get("AWS_ENDPOINT_URL"):
+        os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{os.environ.get('EKIOSK_EMULATOR_PORT', '4566')}"
+
+    from chalicelib.bootstrap import services
+    from chalicelib.services.notifications import redrive_dead_letters
+
+    svc = services()
+    before = svc.queue.depth(dead_letter=True)
+    counts = redrive_dead_letters(svc=svc)
+    print(json.dumps({"dead_letter_queue": svc.queue.dead_letter_name, "before": before["visible"], **counts}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
