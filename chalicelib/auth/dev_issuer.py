@@ -1,6 +1,6 @@
 """The local development issuer (`make token`): a key pair kept in the stack's data folder.
 
-Only a local stack with no OIDC_* settings trusts it (see Settings.uses_dev_issuer), so a token
+Only a local stack with no OIDC_* settings trusts it (see tokens.dev_issuer_trusted), so a token
 minted here is worthless anywhere else.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ KEY_FILE = "dev-issuer-key.pem"
 
 
 def _private_pem(settings: Settings) -> bytes:
+    """The issuer's key, created on first use; of two processes creating it at once, one key wins for both."""
     path = Path(settings.data_dir) / KEY_FILE
     if not path.exists():
         from cryptography.hazmat.primitives import serialization
@@ -32,10 +34,15 @@ def _private_pem(settings: Settings) -> bytes:
             serialization.NoEncryption(),
         )
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary = path.with_suffix(f".{os.getpid()}.{secrets.token_hex(4)}.tmp")
         temporary.write_bytes(pem)
         temporary.chmod(0o600)
-        os.replace(temporary, path)
+        try:
+            os.link(temporary, path)  # fails if another process created the key first: keep that one
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
     return path.read_bytes()
 
 
@@ -84,8 +91,10 @@ def main() -> None:
     parser.add_argument("email")
     parser.add_argument("--name")
     args = parser.parse_args()
+    from chalicelib.auth.tokens import dev_issuer_trusted
+
     settings = get_settings()
-    if not settings.uses_dev_issuer:
+    if not dev_issuer_trusted(settings):
         raise SystemExit("the development issuer is only for a local stack without OIDC_* settings")
     print(mint(settings, args.email, args.name))
 
