@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_v
 from chalicelib.api.requests import json_object, page_params, query, validate
 from chalicelib.api.responses import json_response
 from chalicelib.api.routing import endpoint
+from chalicelib.api.schemas.common import Page
+from chalicelib.api.schemas.orders import Order
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.orders import MAX_ITEMS, MAX_QUANTITY, check_idempotency_key
 from chalicelib.services import orders
@@ -45,7 +47,11 @@ class PlaceOrderIn(BaseModel):
 class StatusChangeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    status: Any  # any JSON value: the domain decides (non-strings and unknown statuses → 400)
+    # Any JSON value: the domain decides (non-strings and unknown statuses → 400).
+    status: Any = Field(
+        description="COMPLETED (approve) or CANCELED (cancel); case-insensitive, CANCELLED accepted.",
+        examples=["COMPLETED"],
+    )
 
 
 def parse_place_order(body: dict) -> PlaceOrderIn:
@@ -59,7 +65,31 @@ def parse_place_order(body: dict) -> PlaceOrderIn:
     return validate(PlaceOrderIn, body)
 
 
-@endpoint(bp, "/orders", ["POST"])
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "description": "At most 255 characters, scoped to the caller: the same key with the same items returns the "
+                   "original order (201, header Idempotent-Replayed: true) without reserving again; with other "
+                   "items → 409 idempotency_mismatch.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+STATUS_QUERY = {
+    "name": "status",
+    "description": "PENDING, COMPLETED or CANCELED (case-insensitive; CANCELLED accepted).",
+    "schema": {"type": "string"},
+}
+
+@endpoint(
+    bp, "/orders", ["POST"], summary="Place an order", body=PlaceOrderIn, response=Order, status=201,
+    headers=[IDEMPOTENCY_HEADER],
+    description="Reserves every item's quantity and records the order in one atomic step (all items or none). "
+                "Prices, names and the total are the server's; the customer is always the caller.",
+    response_headers={"Location": "The order's URL.", "Idempotent-Replayed": "`true` on an idempotent replay."},
+    responses={
+        403: "`profile_incomplete`: add a phone number (PATCH /me) first.",
+        409: "`insufficient_stock` (details: [{product_id, requested, available}]) or `idempotency_mismatch`.",
+        503: "`try_again`: write contention outlasted every internal retry (practically never).",
+    },
+)
 def place_order(caller):
     request = bp.current_request
     key = check_idempotency_key((request.headers or {}).get("idempotency-key"))
@@ -71,7 +101,10 @@ def place_order(caller):
     return json_response(order.to_dict(), status=201, headers=headers)
 
 
-@endpoint(bp, "/orders", ["GET"])
+@endpoint(
+    bp, "/orders", ["GET"], summary="List orders, newest first", response=Page[Order],
+    query=[STATUS_QUERY, "limit", "cursor"], description="Customers see their own orders; staff see every order.",
+)
 def list_orders(caller):
     request = bp.current_request
     limit, cursor = page_params(request)
@@ -79,12 +112,24 @@ def list_orders(caller):
     return json_response({"items": [o.to_dict() for o in found], "next_cursor": next_cursor})
 
 
-@endpoint(bp, "/orders/{order_id}", ["GET"])
+@endpoint(
+    bp, "/orders/{order_id}", ["GET"], summary="One order", response=Order,
+    description="For its owner or staff; anyone else gets 404.",
+)
 def get_order(caller, order_id):
     return json_response(orders.get_order(caller, order_id).to_dict())
 
 
-@endpoint(bp, "/orders/{order_id}", ["PATCH"], staff=True)
+@endpoint(
+    bp, "/orders/{order_id}", ["PATCH"], staff=True, summary="Approve or cancel an order", body=StatusChangeIn,
+    response=Order,
+    description="`{status}` only. COMPLETED deducts stock and releases the reservation; CANCELED releases it. "
+                "Only a PENDING order changes, once.",
+    responses={
+        409: "`invalid_transition` (the order is not PENDING) or `insufficient_stock`.",
+        503: "`try_again`: write contention outlasted every internal retry (practically never).",
+    },
+)
 def change_order_status(caller, order_id):
     order = orders.get_order(caller, order_id)  # an unknown id is a 404 whatever the body
     body = validate(StatusChangeIn, json_object(bp.current_request))
