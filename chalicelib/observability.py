@@ -98,7 +98,8 @@ def _formatter_class():
         """Powertools' JSON lines, with our correlation id and redaction."""
 
         def format(self, record: logging.LogRecord) -> str:
-            record.correlation_id = _correlation.get()
+            if not hasattr(record, "correlation_id"):
+                record.correlation_id = _correlation.get()
             record.logger = record.name
             return super().format(record)
 
@@ -117,9 +118,29 @@ def json_formatter() -> logging.Formatter:
     )
 
 
+def _install_record_factory() -> None:
+    """Every LogRecord carries the correlation id current where it was created (whichever handler sees it)."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "ekiosk", False):
+        return
+
+    def factory(*args, **kwargs):
+        record = previous(*args, **kwargs)
+        record.correlation_id = _correlation.get()
+        return record
+
+    factory.ekiosk = True
+    logging.setLogRecordFactory(factory)
+
+
 def configure_logging(app=None) -> None:
-    """JSON lines on stdout for every logger; with a Chalice `app`, the correlation-id middleware too."""
+    """JSON lines on stdout for every logger; with a Chalice `app`, the correlation-id middleware too.
+
+    Chalice's `app.log` is the logger named after the app ("ekiosk", not propagating): every
+    "ekiosk.*" logger ends there, so its handler gets the same format as the root's.
+    """
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    _install_record_factory()
     formatter = json_formatter()
     root = logging.getLogger()
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):

@@ -72,6 +72,24 @@ def _oas30(schema: Any) -> Any:
         return [_oas30(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
+    schema = dict(schema)
+    nullable = False
+    for combinator in ("anyOf", "oneOf"):
+        options = schema.get(combinator)
+        if isinstance(options, list) and {"type": "null"} in options:
+            rest = [option for option in options if option != {"type": "null"}]
+            del schema[combinator]
+            nullable = True
+            if len(rest) != 1:
+                schema[combinator] = rest
+            elif "$ref" in rest[0]:
+                schema["allOf"] = rest
+            else:
+                schema = {**rest[0], **schema}
+    if schema.get("type") == "null":
+        del schema["type"]
+        schema["enum"] = [None]
+        nullable = True
     out: dict[str, Any] = {}
     for key, value in schema.items():
         if key in ("properties", "patternProperties", "$defs", "definitions"):
@@ -86,24 +104,8 @@ def _oas30(schema: Any) -> Any:
             out[key] = True
         else:
             out[key] = _oas30(value)
-    for combinator in ("anyOf", "oneOf"):
-        options = out.get(combinator)
-        if isinstance(options, list) and any(option == {"type": "null"} for option in options):
-            rest = [option for option in options if option != {"type": "null"}]
-            del out[combinator]
-            if len(rest) == 1:
-                only = rest[0]
-                if "$ref" in only:
-                    out["allOf"] = [only]
-                else:
-                    out = {**only, **out}
-            else:
-                out[combinator] = rest
-            out["nullable"] = True
-    if out.get("type") == "null":
-        out.pop("type")
+    if nullable:
         out["nullable"] = True
-        out["enum"] = [None]
     return out
 
 

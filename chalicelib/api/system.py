@@ -4,13 +4,14 @@ from chalice import Blueprint, Chalice, Response
 
 from chalicelib.api.responses import error_body, json_response
 from chalicelib.api.routing import endpoint
+from chalicelib.api.schemas.common import Health
 
 bp = Blueprint(__name__)
 
 STANDARD_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
-@endpoint(bp, "/health", ["GET"], public=True)
+@endpoint(bp, "/health", ["GET"], public=True, summary="Liveness: {\"status\": \"ok\"}", response=Health)
 def health():
     return json_response({"status": "ok"})
 
