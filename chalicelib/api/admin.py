@@ -1,5 +1,51 @@
-"""Routes of this area are added by its issue."""
+"""Staff management of customers: the list of profiles and role changes."""
+
+from __future__ import annotations
 
 from chalice import Blueprint
 
+from chalicelib.api.responses import json_response
+from chalicelib.api.routing import endpoint
+from chalicelib.domain.customers import ROLES
+from chalicelib.domain.errors import InvalidInput
+
 bp = Blueprint(__name__)
+# Request bodies here are one field, checked by hand: pydantic stays out of the cold start.
+
+
+def _role_of(body: dict) -> str:
+    """The body of a role change: exactly `{"role": "customer"|"admin"}`."""
+    details = {key: ["unknown field"] for key in body if key != "role"}
+    role = body.get("role")
+    if role not in ROLES:
+        details["role"] = ["required, one of: " + ", ".join(ROLES)]
+    if details:
+        raise InvalidInput("the body must be {\"role\": \"customer\" or \"admin\"}", details=details,
+                           code="validation_error")
+    return role
+
+
+@endpoint(bp, "/admin/customers", ["GET"], staff=True)
+def list_customers(caller):
+    from chalicelib.api.requests import page_params
+    from chalicelib.services import customers
+
+    limit, cursor = page_params(bp.current_request)
+    items, next_cursor = customers.list_customers(limit, cursor)
+    return json_response({"items": [customer.profile() for customer in items], "next_cursor": next_cursor})
+
+
+@endpoint(bp, "/admin/customers/{customer_id}", ["GET"], staff=True)
+def get_customer(caller, customer_id):
+    from chalicelib.services import customers
+
+    return json_response(customers.get_customer(customer_id).profile())
+
+
+@endpoint(bp, "/admin/customers/{customer_id}", ["PATCH"], staff=True)
+def change_role(caller, customer_id):
+    from chalicelib.api.requests import json_object
+    from chalicelib.services import customers
+
+    role = _role_of(json_object(bp.current_request))
+    return json_response(customers.set_role(customer_id, role).profile())

@@ -10,6 +10,7 @@ import hashlib
 import os
 import secrets
 import time
+from functools import lru_cache
 from pathlib import Path
 
 from chalicelib.auth.tokens import StaticKeys
@@ -46,10 +47,16 @@ def _private_pem(settings: Settings) -> bytes:
     return path.read_bytes()
 
 
-def _public_jwk(private_pem: bytes) -> dict:
+@lru_cache(maxsize=4)
+def _signing_key(private_pem: bytes):
+    """jose's key for the PEM, built once (loading an RSA private key validates it, which is slow)."""
     from jose import jwk
 
-    public = jwk.construct(private_pem, "RS256").public_key().to_dict()
+    return jwk.construct(private_pem, "RS256")
+
+
+def _public_jwk(private_pem: bytes) -> dict:
+    public = _signing_key(private_pem).public_key().to_dict()
     public["kid"] = hashlib.sha256(public["n"].encode()).hexdigest()[:16]
     return public
 
@@ -79,7 +86,7 @@ def mint(settings: Settings, email: str, name: str | None = None, ttl: int = 12 
         "iat": now,
         "exp": now + ttl,
     }
-    return jwt.encode(claims, private.decode(), algorithm="RS256", headers={"kid": _public_jwk(private)["kid"]})
+    return jwt.encode(claims, _signing_key(private), algorithm="RS256", headers={"kid": _public_jwk(private)["kid"]})
 
 
 def main() -> None:

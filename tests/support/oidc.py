@@ -40,6 +40,14 @@ class TestKey:
 
 
 @cache
+def signing_key(private_pem: str):
+    """jose's key object for a PEM, built once: loading an RSA private key checks it, which is slow."""
+    from jose import jwk
+
+    return jwk.construct(private_pem, "RS256")
+
+
+@cache
 def _generated(index: int) -> tuple[str, str]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -94,7 +102,7 @@ class TestIssuer:
 
         key = key or self.key
         return jwt.encode(
-            self.claims(email, **overrides), key.private_pem, algorithm="RS256",
+            self.claims(email, **overrides), signing_key(key.private_pem), algorithm="RS256",
             headers={"kid": kid or key.kid, **(headers or {})},
         )
 
@@ -158,7 +166,7 @@ class FakeProvider:
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self.issuer = TestIssuer(self.url, key, client_id)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def jwks_url(self) -> str:

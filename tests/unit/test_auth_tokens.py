@@ -160,8 +160,14 @@ def test_other_headers_are_no_bearer_token(header):
 # The development issuer ---------------------------------------------------------------------------
 
 
-def test_dev_issuer_tokens_work_on_a_local_stack_without_oidc_settings(tmp_path):
-    settings = load_settings({"STAGE": "local", "EKIOSK_DATA_DIR": str(tmp_path)})
+@pytest.fixture(scope="module")
+def dev_data(tmp_path_factory):
+    """One data folder (so one generated dev issuer key) for the tests that only use the key."""
+    return tmp_path_factory.mktemp("dev-issuer")
+
+
+def test_dev_issuer_tokens_work_on_a_local_stack_without_oidc_settings(dev_data):
+    settings = load_settings({"STAGE": "local", "EKIOSK_DATA_DIR": str(dev_data)})
     token = dev_issuer.mint(settings, "dev@example.test")
     assert build_verifier(settings).identity(token).email == "dev@example.test"
 
@@ -175,10 +181,10 @@ def test_dev_issuer_tokens_work_on_a_local_stack_without_oidc_settings(tmp_path)
         {"STAGE": "dev", "OIDC_AUDIENCE": "real-client"},
     ],
 )
-def test_dev_issuer_tokens_are_refused_anywhere_else(tmp_path, environ):
-    local = load_settings({"STAGE": "local", "EKIOSK_DATA_DIR": str(tmp_path)})
+def test_dev_issuer_tokens_are_refused_anywhere_else(dev_data, environ):
+    local = load_settings({"STAGE": "local", "EKIOSK_DATA_DIR": str(dev_data)})
     token = dev_issuer.mint(local, "dev@example.test")
-    settings = load_settings({**environ, "EKIOSK_DATA_DIR": str(tmp_path), "OIDC_JWKS_URL": "http://127.0.0.1:9/"})
+    settings = load_settings({**environ, "EKIOSK_DATA_DIR": str(dev_data), "OIDC_JWKS_URL": "http://127.0.0.1:9/"})
     assert not dev_issuer_trusted(settings)
     with pytest.raises(Unauthenticated):
         build_verifier(settings).verify(token)

@@ -1,0 +1,279 @@
+"""The login flow (OIDC authorization code with PKCE): `start` redirects to the provider, `finish` handles
+its callback.
+
+- `state`: 32 random bytes, stored (as a hash) with the nonce, PKCE verifier and redirect URI for
+  `STATE_TTL` seconds; single use (taken by a conditional delete), so a replayed callback fails.
+- `nonce`: must come back inside the ID token.
+- PKCE S256: the provider gets the challenge, the token endpoint the verifier.
+- Endpoints come from the issuer's discovery document (cached), or Google's when it cannot be read.
+- The token endpoint is called with the client secret (when one is set) and a timeout.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+
+from chalicelib.config import GOOGLE_ISSUERS, Settings
+from chalicelib.domain.errors import DomainError, InvalidInput, Unauthenticated
+
+logger = logging.getLogger("ekiosk.auth")
+
+STATE_TTL = 600
+SCOPES = "openid email profile"
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+DISCOVERY_TTL = 3600
+DISCOVERY_TIMEOUT = 5
+TOKEN_TIMEOUT = 10
+MAX_RESPONSE_BYTES = 1024 * 1024
+MAX_PARAMETER_LENGTH = 2048
+PROFILE_ROUTE = "/api/v1/me"
+
+GOOGLE_ENDPOINTS = {
+    "authorization_endpoint": "https://accounts.google.com/o/oauth2/v2/auth",
+    "token_endpoint": "https://oauth2.googleapis.com/token",
+}
+
+
+class LoginNotConfigured(DomainError):
+    status = 503
+    code = "login_not_configured"
+
+
+class ProviderUnavailable(DomainError):
+    status = 502
+    code = "provider_unavailable"
+
+
+@dataclass(frozen=True)
+class Provider:
+    authorization_endpoint: str
+    token_endpoint: str
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def state_key(state: str) -> str:
+    """What is stored for a state: its hash, so the table never holds a usable state."""
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def pkce_challenge(verifier: str) -> str:
+    return _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
+
+
+def _is_http_url(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    parsed = urllib.parse.urlsplit(value)
+    return parsed.scheme in ("https", "http") and bool(parsed.netloc)
+
+
+def _get_json(url: str, timeout: float) -> dict:
+    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "ekiosk"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        document = json.loads(response.read(MAX_RESPONSE_BYTES))
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
+    return document
+
+
+class DiscoveryCache:
+    """Provider endpoints per issuer, from `{issuer}/.well-known/openid-configuration`, kept an hour."""
+
+    def __init__(self, clock=time.monotonic, fetch=_get_json):
+        self._clock = clock
+        self._fetch = fetch
+        self._entries: dict[str, tuple[float, Provider]] = {}
+        self._lock = threading.Lock()
+
+    def provider(self, issuer: str) -> Provider:
+        with self._lock:
+            cached = self._entries.get(issuer)
+            if cached and cached[0] > self._clock():
+                return cached[1]
+            try:
+                document = self._fetch(issuer.rstrip("/") + DISCOVERY_PATH, DISCOVERY_TIMEOUT)
+                found = Provider(document["authorization_endpoint"], document["token_endpoint"])
+                if not (_is_http_url(found.authorization_endpoint) and _is_http_url(found.token_endpoint)):
+                    raise ValueError("the discovery document has no usable endpoints")
+            except Exception as error:  # network, status, JSON or shape
+                if issuer in GOOGLE_ISSUERS or issuer.rstrip("/") in GOOGLE_ISSUERS:
+                    logger.info("discovery for %s failed (%s); using Google's endpoints", issuer, error)
+                    found = Provider(**GOOGLE_ENDPOINTS)
+                else:
+                    raise ProviderUnavailable(
+                        "the sign-in provider's discovery document could not be read", details={"issuer": issuer}
+                    ) from None
+            self._entries[issuer] = (self._clock() + DISCOVERY_TTL, found)
+            return found
+
+
+_discovery = DiscoveryCache()
+
+
+def login_issuer(settings: Settings) -> str:
+    """The issuer we send people to: the first of OIDC_ISSUERS that is a URL (Google's by default)."""
+    for issuer in settings.oidc_issuers:
+        if _is_http_url(issuer):
+            return issuer
+    return "https://accounts.google.com"
+
+
+def _client_id(settings: Settings) -> str:
+    if not settings.oidc_audience:
+        raise LoginNotConfigured(
+            "the login flow needs OIDC_AUDIENCE (the OAuth client ID); locally, `make token` gives a token"
+        )
+    return settings.oidc_audience
+
+
+def start(settings: Settings, redirect_uri: str, repo, discovery: DiscoveryCache | None = None) -> str:
+    """Stores a fresh state and returns the provider's authorization URL to redirect to."""
+    from chalicelib.adapters.dynamodb.customer_repository import LoginState
+
+    client_id = _client_id(settings)
+    provider = (discovery or _discovery).provider(login_issuer(settings))
+    state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(64)
+    repo.save_login_state(
+        LoginState(
+            key=state_key(state),
+            nonce=nonce,
+            code_verifier=verifier,
+            redirect_uri=redirect_uri,
+            expires_at=int(time.time()) + STATE_TTL,
+        )
+    )
+    parameters = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": SCOPES,
+        "state": state,
+        "nonce": nonce,
+        "code_challenge": pkce_challenge(verifier),
+        "code_challenge_method": "S256",
+    }
+    separator = "&" if urllib.parse.urlsplit(provider.authorization_endpoint).query else "?"
+    return provider.authorization_endpoint + separator + urllib.parse.urlencode(parameters)
+
+
+def exchange_code(token_endpoint: str, form: dict[str, str], timeout: float | None = None) -> dict:
+    """POSTs the authorization code to the token endpoint (within `TOKEN_TIMEOUT` s); returns its JSON answer."""
+    request = urllib.request.Request(
+        token_endpoint,
+        data=urllib.parse.urlencode(form).encode(),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+            "User-Agent": "ekiosk",
+        },
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout or TOKEN_TIMEOUT) as response:
+            answer = json.loads(response.read(MAX_RESPONSE_BYTES))
+    except urllib.error.HTTPError as error:
+        if 400 <= error.code < 500:
+            raise InvalidInput(
+                "the sign-in provider refused the authorization code",
+                details=_provider_error(error),
+                code="code_exchange_failed",
+            ) from None
+        raise ProviderUnavailable(f"the sign-in provider answered {error.code}") from None
+    except (OSError, ValueError) as error:  # URLError, timeouts, refused connections, bad JSON
+        raise ProviderUnavailable("the sign-in provider did not answer in time", details=str(error)) from None
+    if not isinstance(answer, dict) or not isinstance(answer.get("id_token"), str):
+        raise ProviderUnavailable("the sign-in provider's answer has no ID token")
+    return answer
+
+
+def _provider_error(error: urllib.error.HTTPError) -> dict | None:
+    try:
+        body = json.loads(error.read(64 * 1024))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    return {key: str(body[key])[:300] for key in ("error", "error_description") if key in body}
+
+
+def _parameter(params: dict, name: str) -> str | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return None
+    if len(value) > MAX_PARAMETER_LENGTH:
+        raise InvalidInput(f"{name} is too long", details={name: ["too long"]}, code="invalid_request")
+    return value
+
+
+def finish(settings: Settings, params: dict, repo, verifier, discovery: DiscoveryCache | None = None) -> dict:
+    """Handles the provider's redirect back (`code`, `state`); returns the verified claims and the ID token.
+
+    Bad, reused or expired state → 400 `invalid_state`; a provider error → 400 `provider_error`.
+    """
+    _client_id(settings)
+    state = _parameter(params, "state")
+    provider_error = _parameter(params, "error")
+    if state is None:
+        raise InvalidInput("the state parameter is missing", details={"state": ["required"]}, code="invalid_state")
+    login = repo.take_login_state(state_key(state))
+    if login is None:
+        raise InvalidInput(
+            "unknown or already used state; start the sign-in again",
+            details={"state": ["unknown or already used"]},
+            code="invalid_state",
+        )
+    if login.expires_at < time.time():
+        raise InvalidInput(
+            "the sign-in took too long; start it again", details={"state": ["expired"]}, code="invalid_state"
+        )
+    if provider_error:
+        description = _parameter(params, "error_description")
+        raise InvalidInput(
+            "the sign-in provider reported an error",
+            details={"error": provider_error, "error_description": description},
+            code="provider_error",
+        )
+    code = _parameter(params, "code")
+    if code is None:
+        raise InvalidInput("the code parameter is missing", details={"code": ["required"]}, code="invalid_request")
+    provider = (discovery or _discovery).provider(login_issuer(settings))
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": login.redirect_uri,
+        "client_id": settings.oidc_audience,
+        "code_verifier": login.code_verifier,
+    }
+    if settings.oidc_client_secret:
+        form["client_secret"] = settings.oidc_client_secret
+    answer = exchange_code(provider.token_endpoint, form)
+    try:
+        claims = verifier.verify(answer["id_token"], nonce=login.nonce)
+    except Unauthenticated as error:
+        message = f"the provider's ID token was refused: {error.message}"
+        raise Unauthenticated(message, code="invalid_id_token") from None
+    return {"claims": claims, "id_token": answer["id_token"]}
+
+
+def sign_in_response(id_token: str, claims: dict, profile_complete: bool) -> dict:
+    """The callback's answer: the ID token to use as Bearer, and where to go next."""
+    return {
+        "id_token": id_token,
+        "token_type": "Bearer",
+        "expires_in": max(0, int(claims["exp"] - time.time())),
+        "profile_complete": profile_complete,
+        "next": None if profile_complete else PROFILE_ROUTE,
+    }

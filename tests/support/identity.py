@@ -1,0 +1,65 @@
+"""In-process calls to the app through the WSGI adapter (the authorizer runs; 401s as on the stack)."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class WsgiClient:
+    def __init__(self, application, token: str | None = None):
+        self.application = application
+        self.token = token
+
+    def as_user(self, token: str | None) -> WsgiClient:
+        return WsgiClient(self.application, token)
+
+    def request(self, method: str, path: str, body=None, headers: dict | None = None, raw: bytes | None = None):
+        url = urlsplit(path)
+        payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        environ = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": url.path,
+            "QUERY_STRING": url.query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "HTTP_HOST": "127.0.0.1:8000",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(payload),
+            "CONTENT_LENGTH": str(len(payload)),
+        }
+        if payload:
+            environ["CONTENT_TYPE"] = "application/json"
+        if self.token:
+            environ["HTTP_AUTHORIZATION"] = f"Bearer {self.token}"
+        for name, value in (headers or {}).items():
+            environ["HTTP_" + name.upper().replace("-", "_")] = value
+        started = {}
+
+        def start_response(status, response_headers, exc_info=None):
+            started["status"] = int(status.split()[0])
+            started["headers"] = {name.lower(): value for name, value in response_headers}
+
+        chunks = self.application(environ, start_response)
+        return Reply(started["status"], started["headers"], b"".join(chunks))
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, body=None, **kwargs):
+        return self.request("POST", path, body, **kwargs)
+
+    def patch(self, path, body=None, **kwargs):
+        return self.request("PATCH", path, body, **kwargs)
