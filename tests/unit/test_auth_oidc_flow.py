@@ -1,0 +1,72 @@
+"""The login flow's parts: discovery (cached, Google's defaults as fallback), PKCE, the provider's URL."""
+
+import base64
+import hashlib
+import urllib.parse
+
+import pytest
+
+from chalicelib.adapters.dynamodb.customer_repository import InMemoryCustomerRepository
+from chalicelib.auth import oidc_flow
+from chalicelib.auth.oidc_flow import GOOGLE_ENDPOINTS, DiscoveryCache, Provider, ProviderUnavailable
+from chalicelib.config import load_settings
+
+
+class Fetch:
+    def __init__(self, document=None, error=None):
+        self.document, self.error, self.urls = document, error, []
+
+    def __call__(self, url, timeout):
+        self.urls.append((url, timeout))
+        if self.error:
+            raise self.error
+        return self.document
+
+
+DOCUMENT = {"authorization_endpoint": "https://id.example.test/auth", "token_endpoint": "https://id.example.test/tok"}
+
+
+def test_discovery_is_read_from_the_issuer_and_cached():
+    fetch = Fetch(DOCUMENT)
+    cache = DiscoveryCache(fetch=fetch)
+    for _ in range(3):
+        assert cache.provider("https://id.example.test/") == Provider(**DOCUMENT)
+    assert fetch.urls == [("https://id.example.test/.well-known/openid-configuration", oidc_flow.DISCOVERY_TIMEOUT)]
+
+
+def test_google_defaults_when_google_discovery_cannot_be_read():
+    cache = DiscoveryCache(fetch=Fetch(error=OSError("offline")))
+    assert cache.provider("https://accounts.google.com") == Provider(**GOOGLE_ENDPOINTS)
+
+
+@pytest.mark.parametrize("document", [{}, {"authorization_endpoint": "javascript:x", "token_endpoint": "ftp://x"}])
+def test_other_issuers_without_a_usable_document_are_a_502(document):
+    with pytest.raises(ProviderUnavailable) as failed:
+        DiscoveryCache(fetch=Fetch(document)).provider("https://id.example.test")
+    assert failed.value.status == 502
+
+
+def test_the_login_issuer_is_the_first_url_among_the_accepted_issuers():
+    assert oidc_flow.login_issuer(load_settings({})) == "https://accounts.google.com"
+    settings = load_settings({"OIDC_ISSUERS": "id.example.test,https://id.example.test"})
+    assert oidc_flow.login_issuer(settings) == "https://id.example.test"
+
+
+def test_pkce_s256_matches_rfc_7636_appendix_b():
+    verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"  # the RFC's example
+    assert oidc_flow.pkce_challenge(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+
+def test_start_keeps_the_query_of_the_authorization_endpoint():
+    cache = DiscoveryCache(fetch=Fetch({**DOCUMENT, "authorization_endpoint": "https://id.example.test/a?tenant=x"}))
+    settings = load_settings({"OIDC_AUDIENCE": "client", "OIDC_ISSUERS": "https://id.example.test"})
+    repo = InMemoryCustomerRepository()
+    url = urllib.parse.urlsplit(oidc_flow.start(settings, "https://shop.example.test/cb", repo, cache))
+    params = dict(urllib.parse.parse_qsl(url.query))
+    assert params["tenant"] == "x"
+    (stored,) = repo.login_states.values()
+    assert stored.key == hashlib.sha256(params["state"].encode()).hexdigest()
+    digest = hashlib.sha256(stored.code_verifier.encode()).digest()
+    assert params["code_challenge"] == base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    assert 43 <= len(stored.code_verifier) <= 128
+    assert stored.nonce == params["nonce"] and stored.redirect_uri == "https://shop.example.test/cb"
