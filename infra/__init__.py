@@ -1,0 +1,1 @@
+"""Infrastructure as code for ekiosk: generators and offline validations (see infra/generate.py)."""

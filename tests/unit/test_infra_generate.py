@@ -1,0 +1,209 @@
+"""infra/generate.py: the generated files are current, and they say what SPEC §9 and the models say."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from infra import generate
+from infra.generate import DEPLOY_STAGES, ROOT
+from tests.support.infra import from_create_table, localstack_table_definitions, model_tables
+
+
+def merge(stage: str) -> dict:
+    return json.loads((ROOT / "infra" / "cloudformation" / f"merge-{stage}.json").read_text())
+
+
+def policy(name: str) -> dict:
+    return json.loads((ROOT / ".chalice" / name).read_text())
+
+
+def resources_of(template: dict, kind: str) -> dict:
+    return {key: value for key, value in template["Resources"].items() if value.get("Type") == kind}
+
+
+def test_generated_files_are_up_to_date():
+    stale = [str(path.relative_to(ROOT)) for path in generate.stale_files()]
+    assert not stale, f"run `python -m infra.generate` and commit: {stale}"
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_infra_tables_match_the_models(stage):
+    tables = resources_of(merge(stage), "AWS::DynamoDB::Table")
+    found = {t["Properties"]["TableName"]: from_create_table(t["Properties"]) for t in tables.values()}
+    assert found == model_tables(stage)
+
+
+def test_localstack_init_creates_the_models_tables():
+    script = (ROOT / "localstack" / "ready.d" / "10-ekiosk-resources.sh").read_text()
+    found = {d["TableName"]: from_create_table(d) for d in localstack_table_definitions(script)}
+    assert found == model_tables("local")
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_tables_are_on_demand_with_point_in_time_recovery(stage):
+    for table in resources_of(merge(stage), "AWS::DynamoDB::Table").values():
+        properties = table["Properties"]
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+        assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_prod_tables_are_protected_and_dev_tables_are_not():
+    for table in resources_of(merge("prod"), "AWS::DynamoDB::Table").values():
+        assert table["Properties"]["DeletionProtectionEnabled"] is True
+        assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    for table in resources_of(merge("dev"), "AWS::DynamoDB::Table").values():
+        assert table["Properties"]["DeletionProtectionEnabled"] is False
+        assert table["DeletionPolicy"] == "Delete"
+
+
+def test_tables_with_a_ttl_attribute_get_ttl():
+    from chalicelib.adapters.dynamodb.tables import TABLE_MODELS
+
+    tables = resources_of(merge("prod"), "AWS::DynamoDB::Table")
+    for name in TABLE_MODELS:
+        ttl = getattr(TABLE_MODELS[name].Meta, "ttl_attribute", None)
+        spec = tables[generate.table_id(name)]["Properties"].get("TimeToLiveSpecification")
+        assert spec == ({"AttributeName": ttl, "Enabled": True} if ttl else None), name
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_notifications_queue_has_dead_letter_queue_and_long_enough_visibility(stage):
+    from chalicelib.resources import NOTIFICATIONS_DLQ, NOTIFICATIONS_QUEUE, NOTIFIER_TIMEOUT_SECONDS
+
+    queues = resources_of(merge(stage), "AWS::SQS::Queue")
+    queue = queues[generate.queue_id(NOTIFICATIONS_QUEUE.name)]["Properties"]
+    dlq_id = generate.queue_id(NOTIFICATIONS_DLQ.name)
+    assert queue["QueueName"] == f"ekiosk-{stage}-notifications"
+    assert queue["VisibilityTimeout"] >= 6 * NOTIFIER_TIMEOUT_SECONDS
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+        "maxReceiveCount": NOTIFICATIONS_QUEUE.max_receive_count,
+    }
+    assert queues[dlq_id]["Properties"]["QueueName"] == f"ekiosk-{stage}-notifications-dlq"
+    assert queues[dlq_id]["Properties"]["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_ses_identity_is_the_stages_sender(stage):
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    sender = config["stages"][stage]["environment_variables"]["DEFAULT_FROM_EMAIL"]
+    identities = resources_of(merge(stage), "AWS::SES::EmailIdentity")
+    assert [i["Properties"]["EmailIdentity"] for i in identities.values()] == [sender]
+    statement = next(s for s in policy(f"policy-{stage}.json")["Statement"] if s["Sid"] == "EmailFromTheSender")
+    assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": sender}}
+
+
+def test_gateway_responses_use_the_error_envelope_of_the_local_adapter():
+    from chalicelib.runtime import wsgi
+
+    responses = merge("prod")["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+
+    def body(kind):
+        return json.loads(responses[kind]["ResponseTemplates"]["application/json"])
+
+    assert responses["UNAUTHORIZED"]["StatusCode"] == "401"
+    assert body("UNAUTHORIZED") == wsgi.UNAUTHORIZED_BODY
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"  # API Gateway's "no such route"
+    assert body("MISSING_AUTHENTICATION_TOKEN") == wsgi.NOT_FOUND_BODY
+    assert responses["ACCESS_DENIED"]["StatusCode"] == "403"
+    assert body("ACCESS_DENIED")["error"]["code"] == "forbidden"
+    for kind, response in responses.items():
+        template = response["ResponseTemplates"]["application/json"]
+        rendered = template.replace("$context.error.messageString", '"A message"')
+        error = json.loads(rendered)["error"]
+        assert re.fullmatch(r"[a-z_]+", error["code"]) and error["message"] and error["details"] is None, kind
+
+
+def test_every_sqs_consumer_reports_batch_item_failures():
+    consumers = generate.sqs_consumers()
+    assert consumers, "the notifications consumer (@on_sqs_message) is missing from the app"
+    for stage in DEPLOY_STAGES:
+        resources = merge(stage)["Resources"]
+        for function_id, event_id in consumers:
+            event = resources[function_id]["Properties"]["Events"][event_id]["Properties"]
+            assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+            assert resources[function_id]["DependsOn"] == ["NotificationsQueue"]
+
+
+ALLOWED_SERVICES = {"logs", "dynamodb", "sqs", "ses"}
+
+
+def _statements(document: dict) -> list[dict]:
+    assert document["Version"] == "2012-10-17"
+    return document["Statement"]
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_function_policy_is_least_privilege(stage):
+    other = next(s for s in DEPLOY_STAGES if s != stage)
+    document = policy(f"policy-{stage}.json")
+    for statement in _statements(document):
+        assert statement["Effect"] == "Allow"
+        for action in statement["Action"]:
+            service, _, verb = action.partition(":")
+            assert service in ALLOWED_SERVICES and "*" not in verb, action
+        for resource in statement["Resource"]:
+            assert resource != "*" and f"ekiosk-{other}-" not in resource, resource
+    text = json.dumps(document)
+    for table in model_tables(stage):
+        assert f"table/{table}\"" in text and f"table/{table}/index/*" in text
+    assert f"ekiosk-{stage}-notifications-dlq" not in text  # only operators redrive
+    assert "dynamodb:DeleteTable" not in text and "dynamodb:CreateTable" not in text
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_authorizer_policy_reaches_only_the_customers_table(stage):
+    document = policy(f"policy-authorizer-{stage}.json")
+    data = [s for s in _statements(document) if s["Sid"] != "WriteOwnLogs"]
+    assert data == [
+        {
+            "Sid": "SignCustomersIn",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "Resource": [f"arn:aws:dynamodb:*:*:table/ekiosk-{stage}-customers"],
+        }
+    ]
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_chalice_config_uses_the_generated_policies_and_no_plain_secrets(stage):
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
+    assert config["autogen_policy"] is False
+    assert config["iam_policy_file"] == f"policy-{stage}.json"
+    assert config["lambda_functions"][generate.AUTHORIZER_FUNCTION] == {
+        "autogen_policy": False,
+        "iam_policy_file": f"policy-authorizer-{stage}.json",
+    }
+    for name, value in config["environment_variables"].items():
+        if name in ("OIDC_CLIENT_SECRET", "AT_API_KEY"):
+            assert value == f"{{{{resolve:secretsmanager:ekiosk/{stage}:SecretString:{name}}}}}"
+
+
+def test_pod_identity_role_has_the_functions_permissions_for_its_own_account():
+    template = json.loads((ROOT / "infra" / "cloudformation" / "pod-identity-prod.json").read_text())
+    role = template["Resources"]["PodRole"]["Properties"]
+    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+    functions = [s for s in policy("policy-prod.json")["Statement"] if s["Sid"] != "WriteOwnLogs"]
+    assert [(s["Sid"], s["Action"]) for s in statements] == [(s["Sid"], s["Action"]) for s in functions]
+    for statement in statements:
+        for resource in statement["Resource"]:
+            assert "${AWS::AccountId}" in resource["Fn::Sub"]
+    trust = role["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    association = template["Resources"]["PodIdentity"]["Properties"]
+    assert (association["Namespace"], association["ServiceAccount"]) == ("ekiosk", "ekiosk")
+
+
+def test_localstack_hook_creates_the_queues_and_verifies_the_local_sender():
+    from chalicelib.config import load_settings
+    from chalicelib.resources import QUEUES
+
+    script = (ROOT / "localstack" / "ready.d" / "10-ekiosk-resources.sh").read_text()
+    assert script.startswith("#!/bin/bash\n") and "set -euo pipefail" in script
+    for spec in QUEUES:
+        assert f"--queue-name ekiosk-local-{spec.name} " in script
+    assert f"--email-address {load_settings({}).default_from_email}" in script
+    assert (ROOT / "localstack" / "ready.d" / "10-ekiosk-resources.sh").stat().st_mode & 0o111
