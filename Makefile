@@ -42,3 +42,14 @@ bench: install
 ## make redrive: move dead-lettered notifications back to the queue for another try
 redrive: install
 	$(PY) -m chalicelib.runtime.redrive
+
+.PHONY: package validate
+DEPLOY_STAGE ?= dev
+
+## make package [DEPLOY_STAGE=dev|prod]: the deployable SAM template and code bundle in build/$(DEPLOY_STAGE)/
+package: install
+	$(PY) -m infra.package --stage $(DEPLOY_STAGE)
+
+## make validate: the offline infrastructure checks (generated files, cfn-lint, kustomize + kubernetes-validate, hadolint, actionlint, yamllint)
+validate: install
+	$(PY) -m infra.validate
