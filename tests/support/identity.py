@@ -63,3 +63,19 @@ class WsgiClient:
 
     def patch(self, path, body=None, **kwargs):
         return self.request("PATCH", path, body, **kwargs)
+
+
+def dev_token(stack, email: str, name: str | None = None) -> str:
+    """A development-issuer token minted in-process (what `make token` prints, without a subprocess)."""
+    from chalicelib.auth import dev_issuer
+    from chalicelib.config import load_settings
+
+    return dev_issuer.mint(load_settings(stack.env), email, name)
+
+
+def dev_session(stack, email: str, name: str | None = None):
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {dev_token(stack, email, name)}"
+    return session
