@@ -109,6 +109,19 @@ def _oas30(schema: Any) -> Any:
     return out
 
 
+MODEL_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+def _resolve(value: Any) -> Any:
+    """A model given as "package.module:Name" (so a blueprint need not import pydantic to document itself)."""
+    if isinstance(value, str) and MODEL_PATH.match(value):
+        import importlib
+
+        module, name = value.split(":")
+        return getattr(importlib.import_module(module), name)
+    return value
+
+
 def _is_model(value: Any) -> bool:
     return isinstance(value, type) and issubclass(value, BaseModel)
 
@@ -129,6 +142,7 @@ class _Schemas:
         return placeholder
 
     def schema(self, value: Any, mode: str) -> dict:
+        value = _resolve(value)
         if _is_model(value):
             return self.ref(value, mode)
         if value is str:
@@ -153,6 +167,7 @@ class _Schemas:
 
 
 def _parameters(spec: Any, location: str, schemas: _Schemas) -> list[dict]:
+    spec = _resolve(spec)
     if spec is None:
         return []
     if _is_model(spec):
@@ -181,6 +196,7 @@ def _error_response(status: int, description: str | None = None) -> dict:
 
 
 def _extra_response(status: int, value: Any, schemas: _Schemas, media_type: str) -> dict:
+    value = _resolve(value)
     if isinstance(value, str):
         if status >= 400:
             return _error_response(status, value)
@@ -230,7 +246,7 @@ def _operation(path: str, method: str, entry, schemas: _Schemas, seen_ids: set[s
 
     body = doc.get("body")
     if body is not None:
-        content = body if isinstance(body, dict) and not _is_model(body) else {JSON: body}
+        content = body if isinstance(body, dict) else {JSON: body}
         operation["requestBody"] = {
             "required": True,
             "content": {media: {"schema": schemas.schema(value, "validation")} for media, value in content.items()},

@@ -72,7 +72,8 @@ def endpoint(
     {media type: model or schema}), `response` (pydantic model of the success body), `status` (success
     status, default 200), `query` and `headers` (a pydantic model, or a list of parameter names from
     openapi.COMMON_PARAMETERS and parameter dicts), `responses` ({status: description, model or response
-    object}), `response_headers`, `media_type`, `tags`.
+    object}), `response_headers`, `media_type`, `tags`. A model may be named "package.module:Name" so
+    that a module documenting itself need not import pydantic at cold start.
     """
     unknown = set(doc) - DOC_KEYWORDS
     if unknown:

@@ -29,3 +29,27 @@ class LoginResult(Strict):
     next: str | None = Field(
         default=None, description="Where to go next, e.g. the profile route when the phone is missing."
     )
+
+
+def _no_default(schema: dict) -> None:
+    schema.pop("default", None)  # optional, but null is not a value
+
+
+class ProfileUpdate(Strict):
+    """PATCH /me: only these two fields; role and email are not settable here."""
+
+    phone_number: str = Field(
+        default=None,
+        description="Normalized to E.164; numbers without + are read as Kenyan; spaces and dashes allowed.",
+        examples=["+254711223344"],
+        json_schema_extra=_no_default,
+    )
+    name: str = Field(default=None, min_length=1, max_length=200, json_schema_extra=_no_default)
+
+
+class RoleChange(Strict):
+    role: Role
+
+
+class LoginStart(Strict):
+    authorization_url: str = Field(description="The provider's authorization endpoint (also in Location).")
