@@ -11,6 +11,8 @@ from chalicelib.api.caller import Caller
 from chalicelib.api.requests import page_params, query
 from chalicelib.api.responses import json_response
 from chalicelib.api.routing import endpoint
+from chalicelib.api.schemas.common import Page
+from chalicelib.api.schemas.notifications import Notification
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.resources import NOTIFICATIONS_QUEUE
@@ -20,7 +22,15 @@ bp = Blueprint(__name__)
 ORDER_ID_MAX_LENGTH = 200
 
 
-@endpoint(bp, "/notifications", ["GET"], staff=True)
+@endpoint(
+    bp, "/notifications", ["GET"], staff=True, tags=["notifications"],
+    summary="Notification records (staff)",
+    description="Every SMS and email the order events produced, newest first, with their delivery status. "
+    "`?order_id=` narrows the list to one order (an order without notifications gives an empty list).",
+    query=["limit", "cursor", {"name": "order_id", "description": "Only this order's notifications.",
+                                 "schema": {"type": "string", "minLength": 1, "maxLength": ORDER_ID_MAX_LENGTH}}],
+    response=Page[Notification],
+)
 def list_notifications(caller: Caller):
     from chalicelib.services import notifications
 

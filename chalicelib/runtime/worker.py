@@ -46,6 +46,8 @@ class Worker:
         self.stopping = threading.Event()
         self._queue_url = None
         self._queue_arn = None
+        self.poll_seconds = POLL_SECONDS
+        self.batch_size = 10  # the Lambda event source's batch size
         visibility = os.environ.get("WORKER_VISIBILITY_SECONDS")
         self.visibility_timeout = int(visibility) if visibility else None
 
@@ -61,7 +63,7 @@ class Worker:
         from chalicelib.services.notifications import process_sqs_records
 
         url, arn = self._queue()
-        request = dict(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=POLL_SECONDS,
+        request = dict(QueueUrl=url, MaxNumberOfMessages=self.batch_size, WaitTimeSeconds=self.poll_seconds,
                        AttributeNames=["All"], MessageAttributeNames=["All"])
         if self.visibility_timeout is not None:
             request["VisibilityTimeout"] = self.visibility_timeout

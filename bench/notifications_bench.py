@@ -1,0 +1,167 @@
+"""Benchmark notification delivery: one worker against a fake Africa's Talking with 50 ms latency.
+
+    python bench/notifications_bench.py [--quick] [--count N] [--latency 0.05]
+
+Starts the embedded emulator (subprocess) and the fake Africa's Talking server (in-process, every
+answer delayed by --latency), writes N PENDING SMS records as the order transaction does, enqueues
+them (SendMessageBatch, as the orders service does), then lets ONE in-process worker
+(chalicelib.runtime.worker.Worker.poll_once -> services.notifications.process_sqs_records) deliver
+them, in three modes:
+
+* one-at-a-time: receive 1 message, send, record, delete (batch size 1, no concurrency);
+* batch of 10, sequential: receive 10, send them one after another;
+* batch of 10, concurrent: receive 10, send them on 10 threads (the production setting).
+
+It reports notifications delivered per second, the speed-up over one-at-a-time, and the SQS requests
+per delivered notification (producer SendMessageBatch + worker ReceiveMessage / DeleteMessageBatch /
+ChangeMessageVisibilityBatch, counted on the botocore client). Every record must end SENT and every
+SMS must reach the fake exactly once, or the bench fails. Prints markdown; writes
+bench/results/notifications.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import platform
+import sys
+import time
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+RESULTS = os.path.join(ROOT, "bench", "results", "notifications.json")
+MODES = (
+    ("one-at-a-time", 1, 1),  # (name, batch size, concurrency)
+    ("batch of 10, sequential", 10, 1),
+    ("batch of 10, concurrent", 10, 10),
+)
+
+
+def run_mode(name: str, batch: int, concurrency: int, count: int, settings, fake, counter) -> dict:
+    from chalicelib import bootstrap as wiring
+    from chalicelib.adapters.dynamodb.notification_repository import DynamoNotificationRepository
+    from chalicelib.adapters.queue import SqsNotificationQueue
+    from chalicelib.adapters.sms import AfricasTalkingSender
+    from chalicelib.domain.notifications import DeliveryTuning, NotificationDraft
+    from chalicelib.runtime.worker import Worker
+    from chalicelib.services.notifications import _iso, _now
+
+    os.environ["NOTIFY_CONCURRENCY"] = str(concurrency)
+    tuning = DeliveryTuning.from_env(os.environ)
+    repo = DynamoNotificationRepository(settings)
+    queue = SqsNotificationQueue(settings)
+    sms = AfricasTalkingSender("sandbox", "k", sender_id="EKIOSK", base_url=fake.url, tuning=tuning)
+    svc = wiring.Services(settings, notifications=repo, queue=queue, sms=sms)
+    wiring.use_services(svc)
+    fake.reset()
+    fake.latency = LATENCY
+    run = uuid.uuid4().hex[:8]
+    drafts = [NotificationDraft(f"bench-{run}-{i}", "order_placed", "SMS", f"+2547{i:08d}", f"bench {run} {i}")
+              for i in range(count)]
+    now = _iso(_now())
+    for draft in drafts:
+        repo.add([draft], now)
+
+    counter.clear()
+    queue.send([d.id for d in drafts])  # the producer side: one SendMessageBatch per 10
+    produced = dict(counter)
+    counter.clear()
+
+    worker = Worker(settings)
+    worker.poll_seconds = 0
+    worker.batch_size = batch
+    worker._queue()  # resolve the queue URL/ARN before timing
+    counter.clear()
+    started = time.perf_counter()
+    deadline = started + 600
+    while len(fake.delivered) < count:
+        worker.poll_once()
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"{name}: only {len(fake.delivered)} of {count} delivered")
+    # the last batch's DeleteMessageBatch is part of the work
+    elapsed = time.perf_counter() - started
+    consumed = dict(counter)
+
+    statuses = collections.Counter(repo.get(d.id).status for d in drafts)
+    per_number = collections.Counter(r.to for r in fake.delivered)
+    if statuses != {"SENT": count} or len(per_number) != count or max(per_number.values()) != 1:
+        raise RuntimeError(f"{name}: not exactly once: {statuses}, {len(per_number)} numbers")
+    requests = sum(produced.values()) + sum(consumed.values())
+    return {
+        "mode": name, "batch_size": batch, "concurrency": concurrency, "notifications": count,
+        "seconds": round(elapsed, 3), "per_second": round(count / elapsed, 1),
+        "sqs_requests": {"producer": produced, "worker": consumed},
+        "sqs_requests_per_notification": round(requests / count, 3),
+    }
+
+
+LATENCY = 0.05
+
+
+def main() -> int:
+    global LATENCY
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer notifications (60)")
+    parser.add_argument("--count", type=int, default=None, help="notifications per mode (default 200)")
+    parser.add_argument("--latency", type=float, default=0.05, help="fake provider latency in seconds")
+    args = parser.parse_args()
+    count = args.count or (60 if args.quick else 200)
+    LATENCY = args.latency
+
+    from tests.support.emulator import EmulatorProcess
+    from tests.support.fake_africastalking import FakeAfricasTalking
+
+    emulator = EmulatorProcess()
+    env = {"STAGE": "bench", "AWS_ENDPOINT_URL": emulator.url, "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "LOG_LEVEL": "WARNING"}
+    os.environ.update(env)
+    for name in ("NOTIFY_BACKOFF_BASE_SECONDS", "NOTIFY_BACKOFF_MAX_SECONDS", "NOTIFY_LEASE_SECONDS"):
+        os.environ.pop(name, None)
+    try:
+        from chalicelib.adapters.aws import client
+        from chalicelib.adapters.dynamodb.base import bind_models
+        from chalicelib.config import get_settings
+        from chalicelib.runtime.bootstrap import bootstrap
+
+        get_settings.cache_clear()
+        settings = get_settings()
+        bootstrap(settings)
+        bind_models(settings)
+        counter: collections.Counter = collections.Counter()
+        sqs = client("sqs", settings)
+        sqs.meta.events.register("before-call.sqs.*", lambda model, **_: counter.update([model.name]))
+        with FakeAfricasTalking() as fake:
+            run_mode("warm-up", 10, 10, 20, settings, fake, counter)
+            results = [run_mode(name, batch, concurrency, count, settings, fake, counter)
+                       for name, batch, concurrency in MODES]
+    finally:
+        emulator.stop()
+
+    baseline = results[0]["per_second"]
+    for result in results:
+        result["speedup_vs_one_at_a_time"] = round(result["per_second"] / baseline, 1)
+    print(f"\n### Notification delivery: one worker, fake Africa's Talking with {LATENCY * 1000:.0f} ms latency, "
+          f"{count} SMS per mode\n")
+    print("| mode | batch | threads | delivered/s | speed-up | SQS requests per notification |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['mode']} | {r['batch_size']} | {r['concurrency']} | {r['per_second']} | "
+              f"{r['speedup_vs_one_at_a_time']}x | {r['sqs_requests_per_notification']} |")
+    best = results[-1]
+    print(f"\nSQS requests for {count} notifications (batch of 10, concurrent): producer "
+          f"{best['sqs_requests']['producer']}, worker {best['sqs_requests']['worker']}")
+    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
+    with open(RESULTS, "w") as out:
+        json.dump({"benchmark": "notifications", "provider_latency_seconds": LATENCY, "notifications": count,
+                   "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+                   "results": results}, out, indent=2)
+        out.write("\n")
+    print(f"\nwritten to {os.path.relpath(RESULTS, ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
