@@ -12,7 +12,7 @@
   const ORDER_STATUSES = ["PENDING", "COMPLETED", "CANCELED"];
 
   const $ = (id) => document.getElementById(id);
-  const state = { me: null, customers: new Map(), categories: null, orderNumbers: new Map(), timer: null };
+  const state = { me: null, staff: false, customers: new Map(), categories: null, orderNumbers: new Map(), timer: null };
 
   // ---------------------------------------------------------------- DOM helpers (text only, never innerHTML)
   function h(tag, attrs, ...children) {
@@ -278,7 +278,7 @@
   }
 
   function itemsTable(order, products) {
-    return h("table", { class: "items" },
+    return h("div", { class: "table-wrap" }, h("table", { class: "items" },
       h("thead", {}, h("tr", {},
         h("th", { scope: "col" }, "Item"), h("th", { scope: "col", class: "num" }, "Qty"),
         h("th", { scope: "col", class: "num" }, "Price"), h("th", { scope: "col", class: "num" }, "Line"),
@@ -288,7 +288,7 @@
         h("td", { class: "num" }, item.quantity),
         h("td", { class: "num" }, fmtMoney(item.price_at_time_of_order)),
         h("td", { class: "num" }, fmtMoney(item.line_total)),
-        products ? h("td", { class: "stock" }, stockCell(item, products.get(item.product_id)).node) : null))));
+        products ? h("td", { class: "stock" }, stockCell(item, products.get(item.product_id)).node) : null)))));
   }
 
   function pendingCard(order, products) {
@@ -331,6 +331,16 @@
         if (fatal(error)) return;
         feedback.replaceChildren(errorBox(error, names));
         approve.disabled = cancel.disabled = false;
+        if (error.status === 409) {
+          // Decided elsewhere meanwhile? Show the order's status now; only a PENDING order keeps its buttons.
+          try {
+            const now = (await api("GET", `orders/${encodeURIComponent(order.id)}`)).data;
+            card.querySelector(".badge").replaceWith(badge(now.status));
+            if (now.status !== "PENDING") card.querySelector(".actions").hidden = true;
+          } catch (lookup) {
+            fatal(lookup);
+          }
+        }
       }
     };
     approve.addEventListener("click", () => act("COMPLETED", "approved"));
@@ -609,7 +619,8 @@
           target.textContent = data.average_price === null
             ? "no products"
             : `average ${data.average_price} over ${data.products_count} product${data.products_count === 1 ? "" : "s"}`
-              + (data.subcategory_count ? ` in ${data.subcategory_count + 1} categories` : "");
+              + (data.subcategory_count
+                ? ` (with ${data.subcategory_count} subcategor${data.subcategory_count === 1 ? "y" : "ies"})` : "");
           target.classList.remove("muted");
         } catch (error) {
           if (fatal(error)) throw error;
@@ -665,10 +676,19 @@
       const wrap = h("div", { class: "table-wrap" }, h("table", { class: "data notifications" },
         h("thead", {}, h("tr", {}, ["Created", "Order", "Event", "Channel", "Recipient and message", "Status", "Attempts",
           "Error", "Provider id", "Sent"].map((head) => h("th", { scope: "col" }, head)))), tbody));
-      body.append(form,
-        orderId ? h("p", { class: "muted" }, `Only order ${state.orderNumbers.has(orderId) ? `#${state.orderNumbers.get(orderId)} ` : ""}`,
-          h("code", {}, orderId)) : null,
-        wrap);
+      const scope = h("p", { class: "muted scope" }, orderId ? ["Only order ", h("code", {}, orderId)] : "All orders, newest first.");
+      body.append(form, scope, wrap);
+      if (orderId) {
+        try {
+          const order = (await api("GET", `orders/${encodeURIComponent(orderId)}`)).data;
+          state.orderNumbers.set(order.id, order.number);
+          scope.replaceChildren(`Only order #${order.number} (`, badge(order.status), `, ${customerLabel(order.customer_id)}) `,
+            h("code", {}, order.id));
+        } catch (error) {
+          if (fatal(error)) return;
+          scope.replaceChildren(h("span", { class: "error" }, `Order ${orderId}: ${error.message}`));
+        }
+      }
       const { more, load } = pager(wrap,
         async (cursor) => (await api("GET", "notifications", { query: { order_id: orderId, limit: PAGE_SIZE, cursor } })).data,
         async (records, first) => {
@@ -684,10 +704,11 @@
 
   function notificationRow(record) {
     const number = state.orderNumbers.get(record.order_id);
-    return h("tr", { "data-notification-id": record.id, "data-channel": record.channel, "data-status": record.status },
+    return h("tr", { "data-notification-id": record.id, "data-order-id": record.order_id, "data-channel": record.channel,
+      "data-status": record.status },
       cell("Created", fmtTime(record.created_at)),
-      cell("Order", h("a", { href: `#notifications?order_id=${encodeURIComponent(record.order_id)}` },
-        number ? `#${number}` : h("code", {}, record.order_id))),
+      cell("Order", h("a", { href: `#notifications?order_id=${encodeURIComponent(record.order_id)}`, title: record.order_id },
+        number ? `#${number}` : h("code", {}, `${String(record.order_id).slice(0, 8)}…`))),
       cell("Event", record.event),
       cell("Channel", record.channel),
       cell("Recipient", h("div", {}, h("div", {}, record.recipient), h("small", { class: "muted" }, record.message))),
@@ -773,7 +794,7 @@
 
   let renderCount = 0;
   async function route(keepStatus) {
-    if (!state.me) return;
+    if (!state.me || !state.staff) return;
     clearTimeout(state.timer);
     const { name, params } = parseHash();
     const view = views[name];
@@ -805,6 +826,7 @@
 
   function showSignIn(message) {
     state.me = null;
+    state.staff = false;
     showOnly("signin");
     $("who").hidden = true;
     const error = $("signin-error");
@@ -815,6 +837,7 @@
 
   function showForbidden(error) {
     clearTimeout(state.timer);
+    state.staff = false;
     showOnly("forbidden");
     announce("");
     const who = state.me ? `Signed in as ${state.me.email} (role: ${state.me.role}). ` : "";
@@ -867,6 +890,7 @@
     } catch (error) {
       if (fatal(error)) return;
     }
+    state.staff = true;
     showOnly("view");
     await route();
   }
@@ -883,7 +907,7 @@
     });
     for (const id of ["sign-out", "forbidden-sign-out"]) $(id).addEventListener("click", () => signOut());
     window.addEventListener("hashchange", () => {
-      if (!state.me) return;
+      if (!state.staff) return;
       route().then(() => $("view-title").focus());
     });
     start();
