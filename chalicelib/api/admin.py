@@ -25,7 +25,12 @@ def _role_of(body: dict) -> str:
     return role
 
 
-@endpoint(bp, "/admin/customers", ["GET"], staff=True)
+SCHEMAS = "chalicelib.api.schemas.identity"
+
+
+@endpoint(bp, "/admin/customers", ["GET"], staff=True, tags=["admin"], summary="Customers (staff)",
+          description="Every customer's profile (as in `/me`), in sign-up order.", query=["limit", "cursor"],
+          response=f"{SCHEMAS}:ProfilePage")
 def list_customers(caller):
     from chalicelib.api.requests import page_params
     from chalicelib.services import customers
@@ -35,14 +40,22 @@ def list_customers(caller):
     return json_response({"items": [customer.profile() for customer in items], "next_cursor": next_cursor})
 
 
-@endpoint(bp, "/admin/customers/{customer_id}", ["GET"], staff=True)
+@endpoint(bp, "/admin/customers/{customer_id}", ["GET"], staff=True, tags=["admin"],
+          summary="One customer's profile (staff)", response=f"{SCHEMAS}:Profile")
 def get_customer(caller, customer_id):
     from chalicelib.services import customers
 
     return json_response(customers.get_customer(customer_id).profile())
 
 
-@endpoint(bp, "/admin/customers/{customer_id}", ["PATCH"], staff=True)
+@endpoint(
+    bp, "/admin/customers/{customer_id}", ["PATCH"], staff=True, tags=["admin"],
+    summary="Set a customer's role (staff)",
+    description="`{\"role\": \"customer\"|\"admin\"}`, anything else → 400. It applies from that customer's next "
+    "request. An email in ADMIN_EMAILS is always staff: setting `customer` for it → 409 `role_set_by_configuration`.",
+    body=f"{SCHEMAS}:RoleChange", response=f"{SCHEMAS}:Profile",
+    responses={409: "The role is set by ADMIN_EMAILS."},
+)
 def change_role(caller, customer_id):
     from chalicelib.api.requests import json_object
     from chalicelib.services import customers

@@ -19,6 +19,19 @@ NOT_SETTABLE = {
 }
 NO_STORE = {"Cache-Control": "no-store"}
 
+SCHEMAS = "chalicelib.api.schemas.identity"
+PROFILE = f"{SCHEMAS}:Profile"
+PROFILE_UPDATE = f"{SCHEMAS}:ProfileUpdate"
+PROFILE_DESCRIPTION = (
+    "Created on the first signed-in request. `profile_complete` is false while `missing_fields` lists "
+    "fields (e.g. `phone_number`) still needed to place orders."
+)
+UPDATE_DESCRIPTION = (
+    "Only `phone_number` and `name` may be sent (`role`, `email` or any other field → 400 `validation_error`). "
+    "The phone number is normalized to E.164 (a number without `+` is read as Kenyan: `0712 345-678` → "
+    "`+254712345678`); empty or invalid → 400 `invalid_phone_number`. `name`: 1–200 characters."
+)
+
 
 def _profile_fields(body: dict) -> dict:
     """The PATCH body's fields: only `phone_number` and `name`; anything else is a 400."""
@@ -40,22 +53,26 @@ def _update_me(caller):
     return json_response(customers.update_profile(caller.customer, fields).profile())
 
 
-@endpoint(bp, "/me", ["GET"])
+@endpoint(bp, "/me", ["GET"], tags=["identity"], summary="Your profile", description=PROFILE_DESCRIPTION,
+          response=PROFILE)
 def get_me(caller):
     return _me(caller)
 
 
-@endpoint(bp, "/me", ["PATCH"])
+@endpoint(bp, "/me", ["PATCH"], tags=["identity"], summary="Update your phone number or name",
+          description=UPDATE_DESCRIPTION, body=PROFILE_UPDATE, response=PROFILE)
 def patch_me(caller):
     return _update_me(caller)
 
 
-@endpoint(bp, "/update-profile", ["GET"])
+@endpoint(bp, "/update-profile", ["GET"], tags=["identity"], summary="Your profile (alias of GET /me)",
+          description=PROFILE_DESCRIPTION, response=PROFILE)
 def get_update_profile(caller):
     return _me(caller)
 
 
-@endpoint(bp, "/update-profile", ["PATCH"])
+@endpoint(bp, "/update-profile", ["PATCH"], tags=["identity"], summary="Update your profile (alias of PATCH /me)",
+          description=UPDATE_DESCRIPTION, body=PROFILE_UPDATE, response=PROFILE)
 def patch_update_profile(caller):
     return _update_me(caller)
 
@@ -76,7 +93,17 @@ def _callback_uri(request) -> str:
     return f"{scheme.split(',')[0].strip()}://{host.split(',')[0].strip()}{base}/oidc/callback"
 
 
-@endpoint(bp, "/oidc/authenticate", ["GET", "POST"], public=True)
+@endpoint(
+    bp, "/oidc/authenticate", ["GET", "POST"], public=True, tags=["identity"], status=302,
+    summary="Start signing in (redirects to the provider)",
+    description="302 to the provider's authorization endpoint (from its discovery document, or Google's): "
+    "authorization code flow with `state` (single use, valid 10 minutes), `nonce` and PKCE S256. The "
+    "provider sends the browser back to `/oidc/callback`.",
+    response=f"{SCHEMAS}:LoginStart",
+    response_headers={"Location": "The provider's authorization URL."},
+    responses={502: "The provider's discovery document could not be read.",
+               503: "OIDC_AUDIENCE is not set (locally, use `make token`)."},
+)
 def oidc_authenticate():
     from chalicelib.auth import oidc_flow
     from chalicelib.bootstrap import services
@@ -90,7 +117,19 @@ def oidc_authenticate():
     )
 
 
-@endpoint(bp, "/oidc/callback", ["GET"], public=True)
+@endpoint(
+    bp, "/oidc/callback", ["GET"], public=True, tags=["identity"],
+    summary="Finish signing in (the provider's redirect)",
+    description="Checks `state`, exchanges `code` at the provider's token endpoint, verifies the ID token "
+    "(and its nonce), creates or updates the customer. Use `id_token` as the Bearer token; `next` is the "
+    "profile route while the phone number is missing. Bad, reused or expired state → 400 `invalid_state`.",
+    query=[{"name": "code", "schema": {"type": "string"}}, {"name": "state", "schema": {"type": "string"}},
+           {"name": "error", "schema": {"type": "string"}, "description": "Set by the provider on failure."}],
+    response=f"{SCHEMAS}:LoginResult",
+    responses={401: "The provider's ID token was refused (`invalid_id_token`).",
+               502: "The provider did not answer in time.",
+               503: "OIDC_AUDIENCE is not set (locally, use `make token`)."},
+)
 def oidc_callback():
     from chalicelib.auth import oidc_flow
     from chalicelib.auth.tokens import get_verifier, identity_of
