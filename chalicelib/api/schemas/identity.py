@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from chalicelib.api.schemas.common import Id, Strict
+from chalicelib.api.schemas.common import Id, Page, Strict
 
 Role = Literal["customer", "admin"]
 
@@ -19,6 +19,9 @@ class Profile(Strict):
     role: Role
     profile_complete: bool
     missing_fields: list[str] = Field(description='Fields still needed to order, e.g. ["phone_number"].')
+
+
+ProfilePage = Page[Profile]  # GET /admin/customers
 
 
 class LoginResult(Strict):
