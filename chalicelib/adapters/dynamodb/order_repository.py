@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from functools import partial
 
 from chalicelib.adapters.aws import client
@@ -150,10 +151,8 @@ def order_to_record(order: Order) -> OrderRecord:
 
 
 def customer_from_record(record: CustomerRecord) -> Customer:
-    return Customer(
-        id=record.id, email=record.email, name=record.name, phone_number=record.phone_number,
-        role=record.role, created_at=record.created_at, updated_at=record.updated_at,
-    )
+    """Every field the domain's Customer has (the identity area owns both shapes)."""
+    return Customer(**{f.name: getattr(record, f.name, None) for f in dataclass_fields(Customer)})
 
 
 def notification_record(draft: NotificationDraft, now: str) -> NotificationRecord:
