@@ -4,6 +4,7 @@ from a CreateTable call and from DescribeTable, and a tiny `awslocal` for LocalS
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import sys
@@ -101,51 +102,101 @@ def localstack_table_definitions(script: str) -> list[dict]:
     return definitions
 
 
-# A few lines standing in for LocalStack's `awslocal` (the AWS CLI pointed at the emulator), enough
-# for the commands the init hook uses: `SERVICE OPERATION --flag value...`, `--cli-input-json`,
-# `--query` (JMESPath) and `--output text`, and `dynamodb wait table-exists`.
-AWSLOCAL = '''#!{python}
-import json, os, sys
-import boto3, jmespath
-from botocore.exceptions import ClientError
-
-service, operation, *rest = sys.argv[1:]
-client = boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
-waiter = None
-if operation == "wait":
-    waiter, rest = rest[0].replace("-", "_"), rest[1:]
-params, query, output = {{}}, None, "json"
-for flag, value in zip(rest[::2], rest[1::2]):
-    name = flag[2:]
-    if name == "cli-input-json":
-        params.update(json.loads(value))
-    elif name == "query":
-        query = value
-    elif name == "output":
-        output = value
-    else:
-        key = "".join(part.capitalize() for part in name.split("-"))
-        if value.startswith("{{"):
-            value = json.loads(value)
-        elif name == "attribute-names":
-            value = value.split()
-        params[key] = value
-try:
-    if waiter:
-        client.get_waiter(waiter).wait(**params, WaiterConfig={{"Delay": 0.2}})
-        sys.exit(0)
-    answer = getattr(client, operation.replace("-", "_"))(**params)
-except ClientError as error:
-    print(error, file=sys.stderr)
-    sys.exit(255)
-answer.pop("ResponseMetadata", None)
-result = jmespath.search(query, answer) if query else answer
-print(result if output == "text" else json.dumps(result, default=str))
-'''
+# LocalStack's `awslocal` (the AWS CLI pointed at LocalStack), as far as the init hook uses it:
+# `SERVICE OPERATION --flag value...`, `--cli-input-json`, `--query` (JMESPath), `--output text` and
+# `dynamodb wait table-exists`. The command on PATH is a stdlib-only client that hands its arguments
+# to AwsLocal, which runs them in the test process with one set of boto3 clients: starting boto3 in
+# a new process for each of the hook's twenty commands would take most of a minute on a busy machine.
 
 
-def write_awslocal(bin_dir: Path) -> Path:
+class AwsLocal:
+    def __init__(self, endpoint_url: str):
+        import boto3
+
+        self._session = boto3.session.Session(
+            aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+        )
+        self._endpoint = endpoint_url
+        self._clients: dict = {}
+
+    def _client(self, service: str):
+        if service not in self._clients:
+            self._clients[service] = self._session.client(service, endpoint_url=self._endpoint)
+        return self._clients[service]
+
+    def __call__(self, argv: list[str]) -> tuple[int, str, str]:
+        import jmespath
+        from botocore.exceptions import ClientError
+
+        service, operation, *rest = argv
+        client = self._client(service)
+        waiter = None
+        if operation == "wait":
+            waiter, rest = rest[0].replace("-", "_"), rest[1:]
+        params: dict = {}
+        query, output = None, "json"
+        for flag, value in zip(rest[::2], rest[1::2], strict=True):
+            name = flag.removeprefix("--")
+            if name == "cli-input-json":
+                params.update(json.loads(value))
+            elif name == "query":
+                query = value
+            elif name == "output":
+                output = value
+            else:
+                key = "".join(part.capitalize() for part in name.split("-"))
+                if value.startswith("{"):
+                    value = json.loads(value)
+                elif name == "attribute-names":
+                    value = value.split()
+                params[key] = value
+        try:
+            if waiter:
+                client.get_waiter(waiter).wait(**params, WaiterConfig={"Delay": 0.2})
+                return 0, "", ""
+            answer = getattr(client, operation.replace("-", "_"))(**params)
+        except ClientError as error:
+            return 255, "", f"{error}\n"
+        answer.pop("ResponseMetadata", None)
+        result = jmespath.search(query, answer) if query else answer
+        return 0, (f"{result}\n" if output == "text" else json.dumps(result, default=str) + "\n"), ""
+
+
+AWSLOCAL_CLIENT = """#!{python} -S
+import json, os, socket, sys
+with socket.socket(socket.AF_UNIX) as connection:
+    connection.connect(os.environ["AWSLOCAL_SOCKET"])
+    connection.sendall(json.dumps(sys.argv[1:]).encode() + b"\\n")
+    answer = json.loads(connection.makefile("rb").readline())
+sys.stdout.write(answer["stdout"])
+sys.stderr.write(answer["stderr"])
+sys.exit(answer["code"])
+"""
+
+
+@contextlib.contextmanager
+def awslocal_on_path(endpoint_url: str, bin_dir: Path):
+    """Puts `awslocal` in bin_dir; yields the environment (PATH, AWSLOCAL_SOCKET) to run the hook in."""
+    import os
+    import socketserver
+    import threading
+
+    awslocal = AwsLocal(endpoint_url)
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self):
+            code, out, err = awslocal(json.loads(self.rfile.readline()))
+            self.wfile.write(json.dumps({"code": code, "stdout": out, "stderr": err}).encode() + b"\n")
+
     path = bin_dir / "awslocal"
-    path.write_text(AWSLOCAL.format(python=sys.executable))
+    path.write_text(AWSLOCAL_CLIENT.format(python=sys.executable))
     path.chmod(0o755)
-    return path
+    socket_path = str(bin_dir / "awslocal.sock")
+    server = socketserver.UnixStreamServer(socket_path, Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "AWSLOCAL_SOCKET": socket_path}
+    finally:
+        server.shutdown()
+        server.server_close()
