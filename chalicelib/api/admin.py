@@ -6,7 +6,6 @@ from chalice import Blueprint
 
 from chalicelib.api.responses import json_response
 from chalicelib.api.routing import endpoint
-from chalicelib.domain.customers import ROLES
 from chalicelib.domain.errors import InvalidInput
 
 bp = Blueprint(__name__)
@@ -15,6 +14,8 @@ bp = Blueprint(__name__)
 
 def _role_of(body: dict) -> str:
     """The body of a role change: exactly `{"role": "customer"|"admin"}`."""
+    from chalicelib.domain.customers import ROLES
+
     details = {key: ["unknown field"] for key in body if key != "role"}
     role = body.get("role")
     if role not in ROLES:

@@ -6,7 +6,6 @@ that fails closed. python-jose is imported on the first verification, not at imp
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import time
@@ -48,6 +47,12 @@ class StaticKeys:
         return self._keys.get(kid)
 
 
+def _same(given: str, expected: str) -> bool:
+    import hmac  # with hashlib, only needed by the login callback
+
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -86,7 +91,7 @@ class TokenVerifier:
             logger.info("token refused: %s: %s", type(error).__name__, error)
             raise Unauthenticated("invalid token", details={"reason": str(error)[:200]}) from None
         self._check_claims(claims)
-        if nonce is not None and not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
+        if nonce is not None and not _same(str(claims.get("nonce", "")), nonce):
             raise Unauthenticated("the token's nonce does not match this sign-in")
         return claims
 
