@@ -220,6 +220,9 @@ def test_unknown_ids_methods_and_tokens(stack, staff, buyer):
     error_of(staff.get(missing, timeout=30), 404, "not_found")
     error_of(staff.patch(missing, json={"status": "COMPLETED"}, timeout=30), 404, "not_found")
     error_of(staff.patch(missing, json={}, timeout=30), 404, "not_found")
+    error_of(staff.get(f"{stack.api}/orders/{'x' * 3000}", timeout=30), 404, "not_found")
+    error_of(buyer.get(stack.api + "/orders", params={"cursor": "eyJpZCI6eyJTIjoieCJ9fQ"}, timeout=30), 400,
+             "invalid_input")
     for method in ("PUT", "DELETE"):
         answer = staff.request(method, missing, json={"status": "COMPLETED"}, timeout=30)
         error_of(answer, 405, "method_not_allowed")

@@ -40,7 +40,7 @@ from chalicelib.adapters.dynamodb.orders import (
     OrderItemMap,
     OrderRecord,
 )
-from chalicelib.adapters.dynamodb.pages import page
+from chalicelib.adapters.dynamodb.pages import decode_cursor, page
 from chalicelib.config import Settings
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
@@ -65,6 +65,7 @@ logger = logging.getLogger("ekiosk.orders")
 NUMBER_BLOCK = 20
 NUMBER_COUNTER_ID = "counter#order-number"  # order ids never contain '#'
 MAX_ATTEMPTS = 8
+MAX_KEY_BYTES = 1024  # DynamoDB's limit for a hash key is 2048 bytes; our ids are far shorter
 TRANSIENT_REASONS = frozenset(
     {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded",
      "InternalServerError"}
@@ -241,6 +242,8 @@ class DynamoOrderRepository:
         )
 
     def get(self, order_id: str) -> Order | None:
+        if not order_id or len(order_id.encode()) > MAX_KEY_BYTES:  # DynamoDB would refuse the key: no such order
+            return None
         response = self._db.get_item(TableName=self._table("orders"), Key={"id": _s(order_id)}, ConsistentRead=True)
         item = response.get("Item")
         if not item or item.get("kind", {}).get("S") != "ORDER":
@@ -253,10 +256,13 @@ class DynamoOrderRepository:
             condition = OrderRecord.status == status if status else None
             run = partial(OrderRecord.by_customer.query, customer_id, scan_index_forward=False,
                           filter_condition=condition)
+            _check_cursor(cursor, "customer_id", customer_id)
         elif status:
             run = partial(OrderRecord.by_status.query, status, scan_index_forward=False)
+            _check_cursor(cursor, "status", status)
         else:
             run = partial(OrderRecord.by_time.query, "ORDER", scan_index_forward=False)
+            _check_cursor(cursor, "kind", "ORDER")
         from pynamodb.exceptions import QueryError
 
         try:
@@ -436,6 +442,20 @@ class DynamoOrderRepository:
     def _backoff(self, attempt: int) -> None:
         # Full jitter, 10 ms doubling to at most 400 ms.
         self._sleep(random.uniform(0, min(0.4, 0.01 * 2 ** attempt)))
+
+
+def _check_cursor(cursor: str | None, partition_attribute: str, partition_value: str) -> None:
+    """A cursor must be a position in the very list being read: the keys of that index, in the
+    caller's own partition. Anything else (forged, or from another list) is a 400, never a query."""
+    key = decode_cursor(cursor)
+    if key is None:
+        return
+    expected = {"id", partition_attribute, "created_at"}
+    well_formed = set(key) == expected and all(
+        set(value) == {"S"} and isinstance(value["S"], str) and value["S"] for value in key.values()
+    )
+    if not well_formed or key[partition_attribute]["S"] != partition_value:
+        raise InvalidInput("invalid cursor", details={"cursor": ["not a cursor this list gave out"]})
 
 
 def _failed(reason: dict) -> bool:
