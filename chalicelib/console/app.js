@@ -250,13 +250,12 @@
       const refresh = h("button", { type: "button", class: "secondary", onclick: () => route(true) }, "Refresh");
       body.append(
         h("div", { class: "toolbar" },
-          h("p", { class: "muted" }, "Oldest first. Approving deducts the stock; cancelling releases the reservation."),
+          h("p", { class: "muted" }, "Newest first. Approving deducts the stock; cancelling releases the reservation."),
           refresh),
         list);
       const { more, load } = pager(list,
         async (cursor) => (await api("GET", "orders", { query: { status: "PENDING", limit: PAGE_SIZE, cursor } })).data,
         async (orders, first) => {
-          orders.sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
           await ensureCustomers(orders.map((order) => order.customer_id));
           const products = await productsById(orders.flatMap((order) => order.items.map((item) => item.product_id)));
           if (first && !orders.length) list.append(h("p", { class: "empty" }, "No order is waiting. "));
@@ -596,39 +595,65 @@
         children.get(key).push(category);
       }
       for (const list of children.values()) list.sort((a, b) => a.name.localeCompare(b.name));
-      const averages = new Map();
+      // Averages are asked for as their rows come into view (a closed branch's rows are not in view), a few
+      // at a time, so a large catalog costs no more requests than the part of the tree someone looks at.
+      const limit = limiter(PARALLEL);
+      state.observer = new IntersectionObserver((entries) => {
+        for (const entry of entries) {
+          if (!entry.isIntersecting) continue;
+          state.observer.unobserve(entry.target);
+          limit(() => loadAverage(entry.target));
+        }
+      }, { rootMargin: "200px" });
       const branch = (parentKey) => {
         const list = children.get(parentKey) || [];
         if (!list.length) return null;
         return h("ul", parentKey ? {} : { class: "tree", "aria-label": "Category tree" }, list.map((category) => {
-          const average = h("span", { class: "average muted" }, "average …");
-          averages.set(category.id, average);
-          return h("li", { "data-category-id": category.id },
-            h("div", { class: "node" }, h("strong", {}, category.name), average,
-              h("a", { href: `#products?category_id=${encodeURIComponent(category.id)}&include_descendants=true` }, "products")),
-            branch(category.id));
+          const average = h("span", { class: "average muted", "data-category-id": category.id }, "average …");
+          state.observer.observe(average);
+          const parts = [h("strong", {}, category.name), average,
+            h("a", { href: `#products?category_id=${encodeURIComponent(category.id)}&include_descendants=true` }, "products")];
+          const below = branch(category.id);
+          return h("li", { "data-category-id": category.id }, below
+            ? h("details", {}, h("summary", { class: "node" }, parts), below)
+            : h("div", { class: "node leaf" }, parts));
         }));
       };
       body.append(newCategoryForm(categories),
-        h("p", { class: "muted" }, "Average: the mean price of the products in a category and up to three levels below it."),
+        h("p", { class: "muted" }, "Average: the mean price of the products in a category and up to three levels below it. ",
+          "Open a category to see its subcategories."),
         branch("") || h("p", { class: "empty" }, "No categories yet."));
-      await mapLimit(categories.list, PARALLEL, async (category) => {
-        const target = averages.get(category.id);
-        try {
-          const { data } = await api("GET", `categories/${encodeURIComponent(category.id)}/calculate_average_price`);
-          target.textContent = data.average_price === null
-            ? "no products"
-            : `average ${data.average_price} over ${data.products_count} product${data.products_count === 1 ? "" : "s"}`
-              + (data.subcategory_count
-                ? ` (with ${data.subcategory_count} subcategor${data.subcategory_count === 1 ? "y" : "ies"})` : "");
-          target.classList.remove("muted");
-        } catch (error) {
-          if (fatal(error)) throw error;
-          target.textContent = `average unavailable: ${error.message}`;
-        }
-      });
     },
   };
+
+  async function loadAverage(target) {
+    const id = target.dataset.categoryId;
+    try {
+      const { data } = await api("GET", `categories/${encodeURIComponent(id)}/calculate_average_price`);
+      target.textContent = data.average_price === null
+        ? "no products"
+        : `average ${data.average_price} over ${data.products_count} product${data.products_count === 1 ? "" : "s"}`
+          + (data.subcategory_count
+            ? ` (with ${data.subcategory_count} subcategor${data.subcategory_count === 1 ? "y" : "ies"})` : "");
+      target.classList.remove("muted");
+    } catch (error) {
+      if (fatal(error)) return;
+      target.textContent = `average unavailable: ${error.message}`;
+    }
+    target.dataset.loaded = "true";
+  }
+
+  function limiter(size) {
+    let active = 0;
+    const queue = [];
+    const next = () => {
+      if (active >= size || !queue.length) return;
+      active += 1;
+      const [task, resolve, reject] = queue.shift();
+      task().then(resolve, reject).finally(() => { active -= 1; next(); });
+    };
+    return (task) => new Promise((resolve, reject) => { queue.push([task, resolve, reject]); next(); });
+  }
 
   function newCategoryForm(categories) {
     const name = h("input", { id: "new-category-name", required: true, maxlength: 200 });
@@ -692,7 +717,6 @@
       const { more, load } = pager(wrap,
         async (cursor) => (await api("GET", "notifications", { query: { order_id: orderId, limit: PAGE_SIZE, cursor } })).data,
         async (records, first) => {
-          records.sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)));
           if (first && !records.length) tbody.append(h("tr", {}, h("td", { colspan: 10, class: "empty" }, "No notifications yet.")));
           for (const record of records) tbody.append(notificationRow(record));
         });
@@ -796,6 +820,7 @@
   async function route(keepStatus) {
     if (!state.me || !state.staff) return;
     clearTimeout(state.timer);
+    if (state.observer) state.observer.disconnect();
     const { name, params } = parseHash();
     const view = views[name];
     const mine = ++renderCount;
@@ -906,6 +931,22 @@
       start();
     });
     for (const id of ["sign-out", "forbidden-sign-out"]) $(id).addEventListener("click", () => signOut());
+    $("oidc-link").addEventListener("click", async (event) => {
+      // A stack without Google sign-in answers 503 here: say so instead of leaving the page for a JSON error.
+      event.preventDefault();
+      const link = event.currentTarget.href;
+      try {
+        const probe = await fetch(link, { redirect: "manual", credentials: "omit", cache: "no-store" });
+        if (probe.type === "opaqueredirect" || probe.ok) {
+          location.assign(link);
+          return;
+        }
+        const body = await probe.json().catch(() => ({}));
+        showSignIn(`Google sign-in is not available here (${probe.status}): ${(body.error && body.error.message) || "no details"}.`);
+      } catch (error) {
+        showSignIn(`Google sign-in could not be reached: ${error.message}`);
+      }
+    });
     window.addEventListener("hashchange", () => {
       if (!state.staff) return;
       route().then(() => $("view-title").focus());

@@ -13,7 +13,7 @@ import uuid
 import pytest
 import requests
 
-from tests.support.browser import PHONE, chromium, new_page, screenshot
+from tests.support.browser import PHONE, assert_own_api_only, chromium, new_page, screenshot
 from tests.support.stack import STAFF_EMAIL
 
 pytestmark = pytest.mark.timeout(120)
@@ -155,6 +155,7 @@ def test_sign_in_with_a_pasted_token_then_approve_an_order_and_see_stock_change(
     show(page, f"products?category_id={shop['child']['id']}")
     row = page.locator(f"tr[data-product-id='{shop['products']['lamp']['id']}']")
     assert row.get_by_label(re.compile("^Stock of Desk lamp")).input_value() == "7"
+    assert_own_api_only(page, stack.base_url)
     assert not page.script_errors
 
 
@@ -269,16 +270,17 @@ def test_orders_products_categories_and_customers_views(stack, shop, browser):
     old.wait_for(state="detached")
     assert shop["staff"].get(f"{stack.api}/products/{shop['products']['old']['id']}").status_code == 404
 
-    # Categories as a tree, each with its average price.
+    # Categories as a tree, each with its average price (asked for as a row comes into view).
     show(page, "categories")
     root = page.locator(f"li[data-category-id='{shop['root']['id']}']")
     child = root.locator(f"li[data-category-id='{shop['child']['id']}']")
     expected = _ok(shop["staff"].get(f"{stack.api}/categories/{shop['root']['id']}/calculate_average_price"))
-    page.wait_for_function(
-        "id => !document.querySelector(`li[data-category-id='${id}'] .average`).textContent.includes('…')",
-        arg=shop["root"]["id"],
-    )
+    root.scroll_into_view_if_needed()
+    root.locator(".average[data-loaded]").first.wait_for()
     assert f"average {expected['average_price']} over {expected['products_count']} products" in root.inner_text()
+    assert child.is_hidden()  # branches start closed
+    root.locator("summary strong").first.click()
+    child.locator(".average[data-loaded]").wait_for()
     assert "average 850.00 over 2 products" in child.inner_text()  # lamp 1500 and bulb 200
     screenshot(page, "console-categories")
 
@@ -310,6 +312,7 @@ def test_a_customer_sees_staff_only_and_no_staff_data(stack, shop, browser):
     page.evaluate("location.hash = 'customers'")
     assert page.get_by_role("heading", name="Staff only").is_visible()
     assert page.locator("tr[data-customer-id]").count() == 0
+    assert_own_api_only(page, stack.base_url)
     page.get_by_role("button", name="Sign out and use another account").click()
     page.get_by_role("heading", name="Sign in").wait_for()
     assert page.evaluate("sessionStorage.getItem('ekiosk.console.token')") is None
@@ -322,6 +325,10 @@ def test_a_bad_token_is_refused_back_to_sign_in(stack, browser):
     page.get_by_role("heading", name="Sign in").wait_for()
     assert "401" in page.get_by_role("alert").inner_text()
     assert page.evaluate("sessionStorage.getItem('ekiosk.console.token')") is None
+    # This stack has no Google sign-in configured: the page says so and stays.
+    page.get_by_role("link", name="Sign in with Google").click()
+    page.get_by_text("Google sign-in is not available here (503)").wait_for()
+    assert page.url.split("#")[0] == f"{stack.base_url}/console" and "token" not in page.url
 
 
 def test_phone_sized_screen_keyboard_and_labels(stack, shop, browser):

@@ -54,7 +54,20 @@ def new_page(browser, viewport: dict | None = None):
     page = context.new_page()
     page.script_errors = []  # uncaught exceptions in the page's JavaScript (failed requests are not counted)
     page.on("pageerror", lambda error: page.script_errors.append(str(error)))
+    page.requests_made = []  # (url, Authorization header) of every request the page made
+    page.on("request", lambda request: page.requests_made.append((request.url, request.headers.get("authorization"))))
     return page
+
+
+def assert_own_api_only(page, base_url: str) -> None:
+    """The page talked only to its own origin, and to the API only with the signed-in person's Bearer token."""
+    assert page.requests_made
+    for url, authorization in page.requests_made:
+        assert url.startswith(base_url + "/"), url
+        path = url[len(base_url):]
+        assert path.startswith(("/console", "/api/v1/")), url
+        if path.startswith("/api/v1/") and not path.startswith("/api/v1/oidc/"):
+            assert authorization and authorization.startswith("Bearer ey"), url
 
 
 def screenshot(page, name: str, full_page: bool = True) -> Path:
