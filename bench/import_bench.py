@@ -25,8 +25,9 @@ SUBJECTS = {
     "baseline": "import boto3, chalice",
     "app": "import app",
 }
-# What a cold import may cost on top of the baseline (ms) before we call it a regression.
-TARGET_EXTRA_MS = 400
+# The issue names no number; ours: the whole app may cost at most twice the bare SDK + framework import
+# (it needs chalice, pynamodb/botocore, pydantic and powertools; boto3 itself is not imported).
+TARGET_RATIO = 2.0
 
 
 def _env() -> dict:
@@ -77,6 +78,7 @@ def main() -> int:
 
     medians = {name: statistics.median(values) for name, values in samples.items()}
     extra = medians["app"] - medians["baseline"]
+    heaviest = heaviest_imports(SUBJECTS["app"])
     result = {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "python": platform.python_version(),
@@ -89,17 +91,19 @@ def main() -> int:
         "app_minus_baseline_ms": round(extra, 1),
         "app_over_baseline": round(medians["app"] / medians["baseline"], 2),
         "samples_ms": {name: [round(v, 1) for v in values] for name, values in samples.items()},
-        "heaviest_imports_of_app": heaviest_imports(SUBJECTS["app"]),
-        "target": f"app import <= baseline + {TARGET_EXTRA_MS} ms",
+        "heaviest_imports_of_app": heaviest,
+        "target": f"app import <= {TARGET_RATIO:g}x baseline",
         "summary": [
             {
                 "figure": "cold import of app.py (median)",
                 "value": round(medians["app"], 1),
                 "unit": "ms",
-                "target": f"<= baseline + {TARGET_EXTRA_MS} ms",
-                "meets": extra <= TARGET_EXTRA_MS,
+                "target": f"<= {TARGET_RATIO:g}x baseline",
+                "meets": medians["app"] <= TARGET_RATIO * medians["baseline"],
                 "note": f"baseline `{SUBJECTS['baseline']}` {medians['baseline']:.0f} ms in the same run "
-                        f"({medians['app'] / medians['baseline']:.2f}x); {runs} fresh interpreters each",
+                        f"({medians['app'] / medians['baseline']:.2f}x); {runs} fresh interpreters each; heaviest "
+                        f"(one -X importtime run): "
+                        + ", ".join(f"{row['module']} {row['cumulative_ms']:.0f} ms" for row in heaviest[:3]),
             },
             {
                 "figure": "cold import of `import boto3, chalice` (median, baseline)",
@@ -122,7 +126,7 @@ def main() -> int:
     print(f"| `{SUBJECTS['baseline']}` | {medians['baseline']:.1f} ms |")
     print(f"| `import app` | {medians['app']:.1f} ms |")
     print(f"\napp - baseline = {extra:+.1f} ms ({medians['app'] / medians['baseline']:.2f}x); "
-          f"target <= +{TARGET_EXTRA_MS} ms")
+          f"target <= {TARGET_RATIO:g}x")
     print("heaviest imports of app: " + ", ".join(
         f"{row['module']} {row['cumulative_ms']} ms" for row in result["heaviest_imports_of_app"]))
     return 0
