@@ -28,6 +28,15 @@ class OrderItemIn(BaseModel):
     product_id: StrictStr = Field(min_length=1, max_length=200)
     quantity: StrictInt = Field(ge=1, le=MAX_QUANTITY)
 
+    @field_validator("product_id")
+    @classmethod
+    def valid_text(cls, value: str) -> str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode text") from None
+        return value
+
 
 class PlaceOrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")

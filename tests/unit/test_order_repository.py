@@ -196,3 +196,9 @@ def test_number_blocks_are_unique_under_threads():
         numbers = list(pool.map(lambda i: blocks[i % 3].next(), range(300)))
     assert len(set(numbers)) == 300 and min(numbers) >= 1
     assert len(calls) <= 300 // 20 + 3  # one counter update per block, not per order
+
+
+def test_ids_dynamodb_would_refuse_are_simply_not_found(stubbed):
+    repo, _, _ = stubbed  # no response queued: any request would fail the test
+    for order_id in ("", "x" * 1025, "\ud800"):
+        assert repo.get(order_id) is None

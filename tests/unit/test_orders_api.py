@@ -34,6 +34,8 @@ def test_quantity_bounds_accepted(quantity):
         ({"items": [{"quantity": 1}]}, "items.0.product_id"),
         ({"items": [{"product_id": "", "quantity": 1}]}, "items.0.product_id"),
         ({"items": [{"product_id": 5, "quantity": 1}]}, "items.0.product_id"),
+        ({"items": [{"product_id": "\ud800", "quantity": 1}]}, "items.0.product_id"),
+        ({"items": [{"product_id": "p" * 201, "quantity": 1}]}, "items.0.product_id"),
         ({"items": items(1, 0)}, "items.0.quantity"),
         ({"items": items(1, 1001)}, "items.0.quantity"),
         ({"items": items(1, -1)}, "items.0.quantity"),

@@ -242,7 +242,7 @@ class DynamoOrderRepository:
         )
 
     def get(self, order_id: str) -> Order | None:
-        if not order_id or len(order_id.encode()) > MAX_KEY_BYTES:  # DynamoDB would refuse the key: no such order
+        if not _storable_key(order_id):  # DynamoDB would refuse the key: there is no such order
             return None
         response = self._db.get_item(TableName=self._table("orders"), Key={"id": _s(order_id)}, ConsistentRead=True)
         item = response.get("Item")
@@ -442,6 +442,13 @@ class DynamoOrderRepository:
     def _backoff(self, attempt: int) -> None:
         # Full jitter, 10 ms doubling to at most 400 ms.
         self._sleep(random.uniform(0, min(0.4, 0.01 * 2 ** attempt)))
+
+
+def _storable_key(value: str) -> bool:
+    try:
+        return 0 < len(value.encode("utf-8")) <= MAX_KEY_BYTES
+    except UnicodeEncodeError:  # lone surrogates
+        return False
 
 
 def _check_cursor(cursor: str | None, partition_attribute: str, partition_value: str) -> None:
