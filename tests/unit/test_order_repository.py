@@ -202,3 +202,22 @@ def test_ids_dynamodb_would_refuse_are_simply_not_found(stubbed):
     repo, _, _ = stubbed  # no response queued: any request would fail the test
     for order_id in ("", "x" * 1025, "\ud800"):
         assert repo.get(order_id) is None
+
+
+def test_batched_read_retries_only_unprocessed_keys(stubbed):
+    repo, stub, sleeps = stubbed
+    products = repo._table("products")
+    customers = repo._table("customers")
+    customer = {"id": {"S": "c1"}, "email": {"S": "c@x.test"}, "role": {"S": "customer"},
+                "phone_number": {"S": "+254711223344"}, "created_at": {"S": "t"}, "updated_at": {"S": "t"}}
+    product = {**product_item("p1", 5, 1), "name": {"S": "Pen"}, "price_cents": {"N": "100"}}
+    stub.add_response("batch_get_item", {
+        "Responses": {customers: [customer]},
+        "UnprocessedKeys": {products: {"Keys": [{"id": {"S": "p1"}}], "ConsistentRead": True}},
+    })
+    stub.add_response("batch_get_item", {"Responses": {products: [product]}},
+                      {"RequestItems": {products: {"Keys": [{"id": {"S": "p1"}}], "ConsistentRead": True}}})
+    seen = repo.load_for_placement("c1", ["p1"], None)
+    assert seen.customer.phone_number == "+254711223344" and seen.existing is None
+    assert seen.products["p1"].available == 4 and seen.products["p1"].price_cents == 100
+    assert len(sleeps) == 1

@@ -231,6 +231,8 @@ class DynamoOrderRepository:
             requests = response.get("UnprocessedKeys") or {}
             if requests:  # throttled: only the keys left over, after a pause
                 attempt += 1
+                if attempt >= MAX_ATTEMPTS:
+                    raise TryAgain("the store is busy; please try again")
                 self._backoff(attempt)
         customers = found.get(self._table("customers"), [])
         orders = found.get(self._table("orders"), [])
