@@ -3,6 +3,12 @@
 Money is stored as integer cents so sums stay exact. Each category keeps its ancestors and, per
 relative level below it (0 = itself .. 3), the sum and count of its products' prices and the number
 of subcategories, so the average-price read is one GetItem whatever the catalog size.
+
+The categories table also holds two companion item types (ids contain ':', category ids never do):
+- `CategoryNameClaim` "name:{parent}:{name key}" -> category id: makes sibling names unique (a
+  conditional put in the same transaction as the category) and resolves a path with GetItems.
+- `PriceSnapshotRecord` "snapshot:{category}:{hour}": the hourly average-price history, queried
+  through the sparse `by-snapshot` index.
 """
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
@@ -16,6 +22,8 @@ PRODUCT_KIND = "PRODUCT"
 
 
 class CategoriesByParent(GlobalSecondaryIndex):
+    """Children of a category by name; a scan of this sparse index lists every category."""
+
     class Meta:
         index_name = "by-parent"
         projection = AllProjection()
@@ -24,10 +32,58 @@ class CategoriesByParent(GlobalSecondaryIndex):
     name_key = UnicodeAttribute(range_key=True)
 
 
+class CategoriesByName(GlobalSecondaryIndex):
+    """Categories with a given name anywhere in the tree (bulk upload resolves bare names with it)."""
+
+    class Meta:
+        index_name = "by-name"
+        projection = AllProjection()
+
+    name_key = UnicodeAttribute(hash_key=True)
+
+
+class SnapshotsByCategory(GlobalSecondaryIndex):
+    """A category's price history, oldest first (only snapshot items carry these attributes)."""
+
+    class Meta:
+        index_name = "by-snapshot"
+        projection = AllProjection()
+
+    snapshot_of = UnicodeAttribute(hash_key=True)
+    taken_at = UnicodeAttribute(range_key=True)
+
+
+class CategoryNameClaim(Model):
+    """Shares the categories table: one per (parent, case-folded name)."""
+
+    class Meta:
+        pass
+
+    id = UnicodeAttribute(hash_key=True)
+    category_id = UnicodeAttribute()
+
+
+class PriceSnapshotRecord(Model):
+    """Shares the categories table: one category's average price at one hour."""
+
+    class Meta:
+        pass
+
+    id = UnicodeAttribute(hash_key=True)
+    snapshot_of = UnicodeAttribute()
+    taken_at = UnicodeAttribute()
+    price_sum_cents = NumberAttribute()
+    products_count = NumberAttribute()
+    subcategory_count = NumberAttribute()
+
+    by_snapshot = SnapshotsByCategory()
+
+
 @table("categories")
 class CategoryRecord(Model):
     class Meta:
         billing_mode = "PAY_PER_REQUEST"
+        companions = (CategoryNameClaim, PriceSnapshotRecord)
 
     id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
@@ -45,6 +101,8 @@ class CategoryRecord(Model):
     updated_at = UnicodeAttribute()
 
     by_parent = CategoriesByParent()
+    by_name = CategoriesByName()
+    by_snapshot = SnapshotsByCategory()  # declared here so that the table definition includes it
 
 
 class ProductsByCategory(GlobalSecondaryIndex):

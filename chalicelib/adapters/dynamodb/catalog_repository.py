@@ -1,0 +1,675 @@
+"""Catalog storage: categories, products, their aggregates and the price history.
+
+`DynamoCatalogRepository` keeps every write and its aggregate change in ONE TransactWriteItems, so the
+per-category sums and counts (see chalicelib/domain/catalog.py) are never out of step with the
+products. `InMemoryCatalogRepository` has the same behaviour for unit tests and property tests.
+
+Every product update is conditional on what the caller read (price, discount and category unchanged)
+so that the aggregate delta computed from it is exact; refusals come back as `WriteRefused` with one
+`WriteFailure` per refusing item (reason, and the stored product when known).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterable, Iterator
+from functools import partial
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.expressions.operand import Value
+
+from chalicelib.adapters.dynamodb.catalog import (
+    PRODUCT_KIND,
+    ROOT_PARENT,
+    CategoryNameClaim,
+    CategoryRecord,
+    PriceSnapshotRecord,
+    ProductRecord,
+)
+from chalicelib.adapters.dynamodb.pages import decode_cursor, encode_cursor, page
+from chalicelib.domain.catalog import (
+    BUSY,
+    CATEGORY_MISSING,
+    CHANGED,
+    MISSING,
+    NAME_TAKEN,
+    NOT_EMPTY,
+    STOCK_BELOW_RESERVED,
+    AggregateDelta,
+    Category,
+    CreateProduct,
+    DeleteProduct,
+    LevelDelta,
+    PriceSnapshot,
+    Product,
+    ProductWrite,
+    UpdateProduct,
+    WriteFailure,
+    WriteRefused,
+    apply_delta,
+    plausible_id,
+)
+
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for TransactWriteItems
+SMALL_NAME_LOOKUP = 8  # up to this many names: one indexed query each, else read the whole category
+ALL_OLD = "ALL_OLD"
+# What an upload needs to match and plan a row: fewer attributes, a cheaper read (notably on the emulator).
+LOOKUP_ATTRIBUTES = ["id", "name", "price_cents", "discount_price_cents", "stock", "reserved", "created_at"]
+
+
+def claim_id(parent_id: str | None, key: str) -> str:
+    return f"name:{parent_id or ROOT_PARENT}:{key}"
+
+
+def snapshot_id(snapshot: PriceSnapshot) -> str:
+    return f"snapshot:{snapshot.category_id}:{snapshot.slot}"
+
+
+# --- records <-> domain
+
+
+def _category(record: CategoryRecord) -> Category:
+    return Category(
+        id=record.id,
+        name=record.name,
+        parent_id=record.parent_id,
+        ancestors=tuple(record.ancestors or ()),
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        price_sums=[int(v) for v in record.price_sums],
+        product_counts=[int(v) for v in record.product_counts],
+        subcategory_counts=[int(v) for v in record.subcategory_counts],
+    )
+
+
+def _category_record(category: Category) -> CategoryRecord:
+    return CategoryRecord(
+        id=category.id,
+        name=category.name,
+        name_key=category.name_key,
+        parent_id=category.parent_id,
+        parent_key=category.parent_id or ROOT_PARENT,
+        ancestors=list(category.ancestors),
+        path=category.path,
+        depth=category.depth,
+        price_sums=list(category.price_sums),
+        product_counts=list(category.product_counts),
+        subcategory_counts=list(category.subcategory_counts),
+        created_at=category.created_at,
+        updated_at=category.updated_at,
+    )
+
+
+def _product(record: ProductRecord) -> Product:
+    discount = record.discount_price_cents
+    return Product(
+        id=record.id,
+        name=record.name,
+        category_id=record.category_id,
+        price_cents=int(record.price_cents),
+        discount_price_cents=None if discount is None else int(discount),
+        stock=int(record.stock),
+        reserved=int(record.reserved),
+        available=int(record.available),
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
+
+
+def _product_record(product: Product, category_path: str) -> ProductRecord:
+    return ProductRecord(
+        id=product.id,
+        kind=PRODUCT_KIND,
+        name=product.name,
+        name_key=product.name_key,
+        category_id=product.category_id,
+        path_key=category_path + product.id,
+        price_cents=product.price_cents,
+        discount_price_cents=product.discount_price_cents,
+        stock=product.stock,
+        reserved=product.reserved,
+        available=product.available,
+        created_at=product.created_at,
+        updated_at=product.updated_at,
+    )
+
+
+def _snapshot(record: PriceSnapshotRecord) -> PriceSnapshot:
+    return PriceSnapshot(
+        category_id=record.snapshot_of,
+        taken_at=record.taken_at,
+        price_sum_cents=int(record.price_sum_cents),
+        products_count=int(record.products_count),
+        subcategory_count=int(record.subcategory_count),
+    )
+
+
+# --- expressions
+
+
+def _aggregate_actions(delta: LevelDelta) -> list:
+    actions = []
+    for name, level, amount in delta.changes():
+        path = getattr(CategoryRecord, name)[level]
+        actions.append(path.set(path + amount))
+    return actions
+
+
+def _unchanged_price_condition(before: Product):
+    condition = (ProductRecord.price_cents == before.price_cents) & (ProductRecord.category_id == before.category_id)
+    if before.discount_price_cents is None:
+        return condition & ProductRecord.discount_price_cents.does_not_exist()
+    return condition & (ProductRecord.discount_price_cents == before.discount_price_cents)
+
+
+def _update_product_args(write: UpdateProduct) -> tuple[list, object]:
+    after = write.after
+    actions = [ProductRecord.updated_at.set(after.updated_at)]
+    for field in write.fields:
+        if field == "name":
+            actions += [ProductRecord.name.set(after.name), ProductRecord.name_key.set(after.name_key)]
+        elif field == "price_cents":
+            actions.append(ProductRecord.price_cents.set(after.price_cents))
+        elif field == "discount_price_cents":
+            if after.discount_price_cents is None:
+                actions.append(ProductRecord.discount_price_cents.remove())
+            else:
+                actions.append(ProductRecord.discount_price_cents.set(after.discount_price_cents))
+        elif field == "category_id":
+            actions += [
+                ProductRecord.category_id.set(after.category_id),
+                ProductRecord.path_key.set(write.category_path + after.id),
+            ]
+        elif field == "stock":
+            # available = stock - reserved, in the same expression that sets stock.
+            actions += [
+                ProductRecord.stock.set(after.stock),
+                ProductRecord.available.set(Value(after.stock) - ProductRecord.reserved),
+            ]
+        else:
+            raise ValueError(f"not an editable field: {field}")
+    condition = ProductRecord.id.exists()
+    if write.guards_price:
+        condition &= _unchanged_price_condition(write.before)
+    if "stock" in write.fields:
+        condition &= ProductRecord.reserved <= after.stock
+    return actions, condition
+
+
+def _classify(write: ProductWrite, index: int, stored: Product | None) -> WriteFailure:
+    """Why the store refused `write`, given the product as it is stored now."""
+    if stored is None:
+        return WriteFailure(MISSING, index=index)
+    if isinstance(write, UpdateProduct) and "stock" in write.fields and stored.reserved > write.after.stock:
+        return WriteFailure(STOCK_BELOW_RESERVED, index=index, current=stored)
+    return WriteFailure(CHANGED, index=index, current=stored)
+
+
+class _Transaction:
+    """TransactWriteItems items with a tag each, so refusals can be mapped back to what they were."""
+
+    def __init__(self):
+        self.deletes: list[tuple[dict, object]] = []
+        self.puts: list[tuple[dict, object]] = []
+        self.updates: list[tuple[dict, object]] = []
+
+    def __len__(self) -> int:
+        return len(self.deletes) + len(self.puts) + len(self.updates)
+
+    def delete(self, record, tag, condition=None) -> None:
+        self.deletes.append((record.get_delete_kwargs_from_instance(condition, ALL_OLD), tag))
+
+    def put(self, record, tag, condition=None) -> None:
+        self.puts.append((record.get_save_kwargs_from_instance(condition, ALL_OLD), tag))
+
+    def update(self, record, tag, actions, condition=None) -> None:
+        self.updates.append((record.get_update_kwargs_from_instance(actions, condition, ALL_OLD), tag))
+
+    def commit(self) -> list[tuple[object, object]]:
+        """[] on success, else [(tag, cancellation reason)] of the refusing items (reason None = busy)."""
+        if len(self) > MAX_TRANSACTION_ITEMS:
+            raise ValueError(f"a transaction holds at most {MAX_TRANSACTION_ITEMS} items, not {len(self)}")
+        connection = ProductRecord._get_connection().connection
+        try:
+            connection.transact_write_items(
+                condition_check_items=[],
+                delete_items=[kwargs for kwargs, _ in self.deletes],
+                put_items=[kwargs for kwargs, _ in self.puts],
+                update_items=[kwargs for kwargs, _ in self.updates],
+            )
+        except TransactWriteError as error:
+            if error.cause_response_code != "TransactionCanceledException":
+                if error.cause_response_code in ("TransactionInProgressException", "ThrottlingException"):
+                    return [(None, None)]
+                raise
+            tags = [tag for _, tag in (*self.deletes, *self.puts, *self.updates)]
+            refused = [
+                (tag, reason) for tag, reason in zip(tags, error.cancellation_reasons, strict=False) if reason
+            ]
+            if any(reason.code not in ("ConditionalCheckFailed", "TransactionConflict") for _, reason in refused):
+                raise
+            return refused or [(None, None)]
+        return []
+
+
+class DynamoCatalogRepository:
+    def __init__(self, settings=None):
+        pass  # models are bound to the stage by bootstrap.services()
+
+    # --- categories
+
+    def get_category(self, category_id: str) -> Category | None:
+        if not plausible_id(category_id):
+            return None
+        try:
+            return _category(CategoryRecord.get(category_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def get_categories(self, category_ids: Iterable[str]) -> dict[str, Category]:
+        ids = sorted({i for i in category_ids if plausible_id(i)})
+        return {r.id: _category(r) for r in CategoryRecord.batch_get(ids, consistent_read=True)}
+
+    def child_named(self, parent_id: str | None, key: str) -> Category | None:
+        try:
+            claim = CategoryNameClaim.get(claim_id(parent_id, key), consistent_read=True)
+        except DoesNotExist:
+            return None
+        return self.get_category(claim.category_id)
+
+    def categories_named(self, key: str) -> list[Category]:
+        return [_category(r) for r in CategoryRecord.by_name.query(key)]
+
+    def list_categories(self, parent_id: str | None, limit: int, cursor: str | None):
+        """Children of `parent_id` by name ("" = top level); None = every category."""
+        if parent_id is None:
+            records, next_cursor = page(CategoryRecord.by_parent.scan, limit, cursor)
+        else:
+            run = partial(CategoryRecord.by_parent.query, parent_id or ROOT_PARENT)
+            records, next_cursor = page(run, limit, cursor)
+        return [_category(r) for r in records], next_cursor
+
+    def all_categories(self) -> Iterator[Category]:
+        for record in CategoryRecord.by_parent.scan():
+            yield _category(record)
+
+    def create_category(self, category: Category) -> None:
+        transaction = _Transaction()
+        transaction.put(_category_record(category), "category", CategoryRecord.id.does_not_exist())
+        claim = CategoryNameClaim(id=claim_id(category.parent_id, category.name_key), category_id=category.id)
+        transaction.put(claim, "claim", CategoryNameClaim.id.does_not_exist())
+        for ancestor_id, delta in AggregateDelta().add_subcategory(category).items():
+            transaction.update(
+                CategoryRecord(id=ancestor_id), ancestor_id, _aggregate_actions(delta), CategoryRecord.id.exists()
+            )
+        refused = transaction.commit()
+        if refused:
+            raise _category_failures(refused, CHANGED)
+
+    def rename_category(self, category: Category, name: str, now: str) -> Category:
+        renamed = copy.deepcopy(category)
+        renamed.name, renamed.updated_at = name, now
+        actions = [CategoryRecord.name.set(name), CategoryRecord.name_key.set(renamed.name_key),
+                   CategoryRecord.updated_at.set(now)]
+        condition = CategoryRecord.id.exists() & (CategoryRecord.name_key == category.name_key)
+        if renamed.name_key == category.name_key:
+            try:
+                CategoryRecord(id=category.id).update(actions=actions, condition=condition)
+            except UpdateError as error:
+                if error.cause_response_code == "ConditionalCheckFailedException":
+                    raise WriteRefused([WriteFailure(MISSING, category_id=category.id)]) from None
+                raise
+            return renamed
+        transaction = _Transaction()
+        transaction.update(CategoryRecord(id=category.id), "category", actions, condition)
+        transaction.delete(CategoryNameClaim(id=claim_id(category.parent_id, category.name_key)), "old-claim")
+        claim = CategoryNameClaim(id=claim_id(category.parent_id, renamed.name_key), category_id=category.id)
+        transaction.put(claim, "claim", CategoryNameClaim.id.does_not_exist())
+        refused = transaction.commit()
+        if refused:
+            raise _category_failures(refused, CHANGED)
+        return renamed
+
+    def delete_category(self, category: Category) -> None:
+        transaction = _Transaction()
+        empty = (CategoryRecord.product_counts[0] == 0) & (CategoryRecord.subcategory_counts[1] == 0)
+        transaction.delete(CategoryRecord(id=category.id), "category", CategoryRecord.id.exists() & empty)
+        transaction.delete(CategoryNameClaim(id=claim_id(category.parent_id, category.name_key)), "old-claim")
+        for ancestor_id, delta in AggregateDelta().add_subcategory(category, -1).items():
+            transaction.update(
+                CategoryRecord(id=ancestor_id), ancestor_id, _aggregate_actions(delta), CategoryRecord.id.exists()
+            )
+        refused = transaction.commit()
+        if refused:
+            raise _category_failures(refused, NOT_EMPTY)
+
+    # --- products
+
+    def get_product(self, product_id: str) -> Product | None:
+        if not plausible_id(product_id):
+            return None
+        try:
+            return _product(ProductRecord.get(product_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def list_products(self, category: Category | None, descendants: bool, limit: int, cursor: str | None):
+        if category is None:
+            run = partial(ProductRecord.by_path.query, PRODUCT_KIND)
+        elif descendants:
+            run = partial(
+                ProductRecord.by_path.query, PRODUCT_KIND, ProductRecord.path_key.startswith(category.path)
+            )
+        else:
+            run = partial(ProductRecord.by_category.query, category.id)
+        records, next_cursor = page(run, limit, cursor)
+        return [_product(r) for r in records], next_cursor
+
+    def products_named(self, category_id: str, keys: set[str] | None = None) -> list[Product]:
+        """Products of one category (all, or those whose name key is in `keys`), for matching upload rows.
+
+        Only the attributes an upsert needs are read; `updated_at` is left empty.
+        """
+        query = partial(ProductRecord.by_category.query, category_id, attributes_to_get=LOOKUP_ATTRIBUTES)
+        if keys is not None and len(keys) <= SMALL_NAME_LOOKUP:
+            found = []
+            for key in sorted(keys):
+                found += query(ProductRecord.name_key == key)
+        else:
+            found = query()
+        products = []
+        for record in found:
+            record.category_id, record.updated_at = category_id, ""
+            record.available = int(record.stock) - int(record.reserved)
+            product = _product(record)
+            if keys is None or product.name_key in keys:
+                products.append(product)
+        return products
+
+    def write(self, writes: list[ProductWrite], delta: AggregateDelta) -> list[Product | None]:
+        """Applies `writes` and `delta` atomically; returns each write's product (None for deletes)."""
+        if len(writes) == 1 and isinstance(writes[0], UpdateProduct) and not delta:
+            return [self._update_alone(writes[0])]
+        transaction = _Transaction()
+        for index, write in enumerate(writes):
+            if isinstance(write, CreateProduct):
+                record = _product_record(write.product, write.category_path)
+                transaction.put(record, index, ProductRecord.id.does_not_exist())
+            elif isinstance(write, DeleteProduct):
+                condition = ProductRecord.id.exists() & _unchanged_price_condition(write.product)
+                transaction.delete(ProductRecord(id=write.product.id), index, condition)
+            else:
+                actions, condition = _update_product_args(write)
+                transaction.update(ProductRecord(id=write.before.id), index, actions, condition)
+        for category_id, level_delta in delta.items():
+            transaction.update(
+                CategoryRecord(id=category_id), category_id, _aggregate_actions(level_delta), CategoryRecord.id.exists()
+            )
+        refused = transaction.commit()
+        if refused:
+            raise WriteRefused([self._failure(writes, tag, reason) for tag, reason in refused])
+        return [_result(write) for write in writes]
+
+    def _update_alone(self, write: UpdateProduct) -> Product:
+        """One update that changes no aggregate: a plain UpdateItem, answering the stored result."""
+        actions, condition = _update_product_args(write)
+        record = ProductRecord(id=write.before.id)
+        try:
+            record.update(actions=actions, condition=condition)
+        except UpdateError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                raise WriteRefused([_classify(write, 0, self.get_product(write.before.id))]) from None
+            raise
+        return _product(record)
+
+    @staticmethod
+    def _failure(writes: list[ProductWrite], tag, reason) -> WriteFailure:
+        if tag is None or reason.code == "TransactionConflict":
+            return WriteFailure(BUSY, index=tag if isinstance(tag, int) else None)
+        if isinstance(tag, int):
+            stored = _product(ProductRecord.from_raw_data(reason.raw_item)) if reason.raw_item else None
+            return _classify(writes[tag], tag, stored)
+        return WriteFailure(CATEGORY_MISSING, category_id=tag)
+
+    # --- price history
+
+    def save_snapshots(self, snapshots: list[PriceSnapshot]) -> None:
+        with PriceSnapshotRecord.batch_write() as batch:
+            for snapshot in snapshots:
+                batch.save(
+                    PriceSnapshotRecord(
+                        id=snapshot_id(snapshot),
+                        snapshot_of=snapshot.category_id,
+                        taken_at=snapshot.taken_at,
+                        price_sum_cents=snapshot.price_sum_cents,
+                        products_count=snapshot.products_count,
+                        subcategory_count=snapshot.subcategory_count,
+                    )
+                )
+
+    def list_snapshots(self, category_id: str, limit: int, cursor: str | None):
+        """Newest first."""
+        run = partial(PriceSnapshotRecord.by_snapshot.query, category_id, scan_index_forward=False)
+        records, next_cursor = page(run, limit, cursor)
+        return [_snapshot(r) for r in records], next_cursor
+
+
+def _category_failures(refused: list, when_present: str) -> WriteRefused:
+    """Refusals of a category write; `when_present`: the reason if the category itself refused but exists."""
+    failures = []
+    for tag, reason in refused:
+        if tag is None or reason.code == "TransactionConflict" or tag == "old-claim":
+            failures.append(WriteFailure(BUSY))
+        elif tag == "claim":
+            failures.append(WriteFailure(NAME_TAKEN))
+        elif tag == "category":
+            failures.append(WriteFailure(when_present if reason.raw_item else MISSING))
+        else:
+            failures.append(WriteFailure(CATEGORY_MISSING, category_id=tag))
+    return WriteRefused(failures)
+
+
+def _result(write: ProductWrite) -> Product | None:
+    if isinstance(write, CreateProduct):
+        return write.product
+    if isinstance(write, UpdateProduct):
+        return write.after
+    return None
+
+
+# --- the in-memory twin (unit tests, property tests)
+
+
+class InMemoryCatalogRepository:
+    """Same behaviour as DynamoCatalogRepository (conditions, all-or-nothing writes), in dicts."""
+
+    def __init__(self, settings=None):
+        self.categories: dict[str, Category] = {}
+        self.products: dict[str, Product] = {}
+        self.paths: dict[str, str] = {}  # product id -> category path (the by-path index)
+        self.snapshots: dict[str, PriceSnapshot] = {}
+        self.requests = 0
+        self._lock = threading.RLock()
+
+    # categories
+
+    def get_category(self, category_id: str) -> Category | None:
+        self.requests += 1
+        found = self.categories.get(category_id)
+        return copy.deepcopy(found) if found else None
+
+    def get_categories(self, category_ids: Iterable[str]) -> dict[str, Category]:
+        self.requests += 1
+        return {i: copy.deepcopy(self.categories[i]) for i in set(category_ids) if i in self.categories}
+
+    def child_named(self, parent_id: str | None, key: str) -> Category | None:
+        self.requests += 1
+        for category in self.categories.values():
+            if category.parent_id == parent_id and category.name_key == key:
+                return copy.deepcopy(category)
+        return None
+
+    def categories_named(self, key: str) -> list[Category]:
+        self.requests += 1
+        return [copy.deepcopy(c) for c in self.categories.values() if c.name_key == key]
+
+    def list_categories(self, parent_id: str | None, limit: int, cursor: str | None):
+        self.requests += 1
+        found = [c for c in self.categories.values() if parent_id is None or c.parent_id == (parent_id or None)]
+        found.sort(key=lambda c: (c.parent_id or "", c.name_key, c.id))
+        return _page([copy.deepcopy(c) for c in found], limit, cursor, key=lambda c: c.id)
+
+    def all_categories(self) -> Iterator[Category]:
+        yield from (copy.deepcopy(c) for c in list(self.categories.values()))
+
+    def create_category(self, category: Category) -> None:
+        with self._lock:
+            self.requests += 1
+            if any(c.parent_id == category.parent_id and c.name_key == category.name_key
+                   for c in self.categories.values()):
+                raise WriteRefused([WriteFailure(NAME_TAKEN)])
+            delta = AggregateDelta().add_subcategory(category)
+            missing = [i for i in delta.category_ids() if i not in self.categories]
+            if missing:
+                raise WriteRefused([WriteFailure(CATEGORY_MISSING, category_id=i) for i in missing])
+            self.categories[category.id] = copy.deepcopy(category)
+            for category_id, level_delta in delta.items():
+                apply_delta(self.categories[category_id], level_delta)
+
+    def rename_category(self, category: Category, name: str, now: str) -> Category:
+        with self._lock:
+            self.requests += 1
+            stored = self.categories.get(category.id)
+            if stored is None:
+                raise WriteRefused([WriteFailure(MISSING)])
+            renamed = copy.deepcopy(stored)
+            renamed.name, renamed.updated_at = name, now
+            if any(c.id != category.id and c.parent_id == category.parent_id and c.name_key == renamed.name_key
+                   for c in self.categories.values()):
+                raise WriteRefused([WriteFailure(NAME_TAKEN)])
+            self.categories[category.id] = renamed
+            return copy.deepcopy(renamed)
+
+    def delete_category(self, category: Category) -> None:
+        with self._lock:
+            self.requests += 1
+            stored = self.categories.get(category.id)
+            if stored is None:
+                raise WriteRefused([WriteFailure(MISSING)])
+            if stored.direct_products or stored.direct_children:
+                raise WriteRefused([WriteFailure(NOT_EMPTY)])
+            del self.categories[category.id]
+            for category_id, level_delta in AggregateDelta().add_subcategory(category, -1).items():
+                apply_delta(self.categories[category_id], level_delta)
+
+    # products
+
+    def get_product(self, product_id: str) -> Product | None:
+        self.requests += 1
+        found = self.products.get(product_id)
+        return copy.deepcopy(found) if found else None
+
+    def list_products(self, category: Category | None, descendants: bool, limit: int, cursor: str | None):
+        self.requests += 1
+        if category is None:
+            found = sorted(self.products.values(), key=lambda p: self.paths[p.id] + p.id)
+        elif descendants:
+            found = sorted(
+                (p for p in self.products.values() if self.paths[p.id].startswith(category.path)),
+                key=lambda p: self.paths[p.id] + p.id,
+            )
+        else:
+            found = sorted(
+                (p for p in self.products.values() if p.category_id == category.id), key=lambda p: (p.name_key, p.id)
+            )
+        return _page([copy.deepcopy(p) for p in found], limit, cursor, key=lambda p: p.id)
+
+    def products_named(self, category_id: str, keys: set[str] | None = None) -> list[Product]:
+        self.requests += 1
+        return [
+            copy.deepcopy(p)
+            for p in self.products.values()
+            if p.category_id == category_id and (keys is None or p.name_key in keys)
+        ]
+
+    def write(self, writes: list[ProductWrite], delta: AggregateDelta) -> list[Product | None]:
+        with self._lock:
+            self.requests += 1
+            failures = []
+            for index, write in enumerate(writes):
+                failure = self._check(index, write)
+                if failure:
+                    failures.append(failure)
+            failures += [
+                WriteFailure(CATEGORY_MISSING, category_id=i) for i in sorted(delta.category_ids())
+                if i not in self.categories
+            ]
+            if failures:
+                raise WriteRefused(failures)
+            results = []
+            for write in writes:
+                results.append(self._apply(write))
+            for category_id, level_delta in delta.items():
+                apply_delta(self.categories[category_id], level_delta)
+            return results
+
+    def _check(self, index: int, write: ProductWrite) -> WriteFailure | None:
+        if isinstance(write, CreateProduct):
+            return WriteFailure(CHANGED, index=index) if write.product.id in self.products else None
+        before = write.product if isinstance(write, DeleteProduct) else write.before
+        stored = self.products.get(before.id)
+        if stored is None:
+            return WriteFailure(MISSING, index=index)
+        guarded = isinstance(write, DeleteProduct) or write.guards_price
+        same = (stored.price_cents, stored.discount_price_cents, stored.category_id) == (
+            before.price_cents, before.discount_price_cents, before.category_id)
+        stock_ok = not (isinstance(write, UpdateProduct) and "stock" in write.fields
+                        and stored.reserved > write.after.stock)
+        if (guarded and not same) or not stock_ok:
+            return _classify(write, index, copy.deepcopy(stored))
+        return None
+
+    def _apply(self, write: ProductWrite) -> Product | None:
+        if isinstance(write, CreateProduct):
+            self.products[write.product.id] = copy.deepcopy(write.product)
+            self.paths[write.product.id] = write.category_path
+            return copy.deepcopy(write.product)
+        if isinstance(write, DeleteProduct):
+            del self.products[write.product.id]
+            del self.paths[write.product.id]
+            return None
+        stored = self.products[write.before.id]
+        for field in write.fields:
+            setattr(stored, field, getattr(write.after, field))
+        stored.updated_at = write.after.updated_at
+        stored.available = stored.stock - stored.reserved
+        if "category_id" in write.fields:
+            self.paths[stored.id] = write.category_path
+        return copy.deepcopy(stored)
+
+    # price history
+
+    def save_snapshots(self, snapshots: list[PriceSnapshot]) -> None:
+        self.requests += 1
+        for snapshot in snapshots:
+            self.snapshots[snapshot_id(snapshot)] = copy.deepcopy(snapshot)
+
+    def list_snapshots(self, category_id: str, limit: int, cursor: str | None):
+        self.requests += 1
+        found = sorted((s for s in self.snapshots.values() if s.category_id == category_id),
+                       key=lambda s: s.taken_at, reverse=True)
+        return _page(found, limit, cursor, key=snapshot_id)
+
+
+def _page(items: list, limit: int, cursor: str | None, key) -> tuple[list, str | None]:
+    """Pagination over an in-memory list with the same opaque cursors as the DynamoDB pages."""
+    after = decode_cursor(cursor)
+    start = 0
+    if after:
+        keys = [key(item) for item in items]
+        last = after["id"]["S"]
+        start = keys.index(last) + 1 if last in keys else len(items)
+    chunk = items[start:start + limit]
+    more = start + limit < len(items)
+    return chunk, encode_cursor({"id": {"S": key(chunk[-1])}}) if more and chunk else None
