@@ -68,6 +68,10 @@ def package(stage: str, out: Path | None = None, dependencies: bool = True, gene
     finally:
         if not dependencies:
             shutil.rmtree(project, ignore_errors=True)
+    if dependencies:  # the cache is keyed on the app's files too: keep only the newest bundle
+        bundles = sorted((project / ".chalice" / "deployments").glob("*.zip"), key=lambda p: p.stat().st_mtime)
+        for stale in bundles[:-1]:
+            stale.unlink()
     if result.returncode != 0:
         raise RuntimeError(f"chalice package failed ({result.returncode}):\n{result.stdout}{result.stderr}")
     return out / "sam.json"
