@@ -2,124 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chalice import Blueprint, Rate
-from pydantic import BaseModel, ConfigDict, field_validator
-from pydantic_core import PydanticCustomError
 
 from chalicelib.api.requests import page_params, parse_body, query, query_bool
 from chalicelib.api.responses import json_response, no_content
 from chalicelib.api.routing import endpoint
-from chalicelib.domain import catalog as rules
 
 bp = Blueprint(__name__)
 
-
-def _rule(function, value, **options):
-    """Runs a domain field rule; its ValueError becomes a pydantic error with the rule's own message."""
-    try:
-        return function(value, **options)
-    except ValueError as error:
-        raise PydanticCustomError("invalid", str(error)) from None
+M = "chalicelib.api.catalog_models:"  # models by name: pydantic is imported on use, not at cold start
+TAGS = ["catalog"]
+NOT_FOUND = "`not_found`: no such category or product."
 
 
-def _id(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("must be a category id")
-    return value.strip()
+def _models():
+    from chalicelib.api import catalog_models
 
-
-# --- request bodies
-
-FIELD_NAMES = {  # API field -> domain field
-    "name": "name",
-    "price": "price_cents",
-    "discount_price": "discount_price_cents",
-    "stock": "stock",
-    "category_id": "category_id",
-}
-
-
-class CategoryCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: Any
-    parent_id: Any = None
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value):
-        return _rule(rules.clean_name, value, category=True)
-
-    @field_validator("parent_id")
-    @classmethod
-    def _parent(cls, value):
-        return None if value is None else _rule(_id, value)
-
-
-class CategoryUpdate(CategoryCreate):
-    name: Any = None
-
-
-class ProductFields(BaseModel):
-    """POST and PUT: every editable field (a PUT without `discount_price` clears the discount)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: Any
-    price: Any
-    discount_price: Any = None
-    stock: Any
-    category_id: Any
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value):
-        return _rule(rules.clean_name, value)
-
-    @field_validator("price")
-    @classmethod
-    def _price(cls, value):
-        return _rule(rules.clean_price, value)
-
-    @field_validator("discount_price")
-    @classmethod
-    def _discount(cls, value):
-        return _rule(rules.clean_discount, value)
-
-    @field_validator("stock")
-    @classmethod
-    def _stock(cls, value):
-        return _rule(rules.clean_stock, value)
-
-    @field_validator("category_id")
-    @classmethod
-    def _category(cls, value):
-        return _rule(_id, value)
-
-    def changes(self, only_given: bool = False) -> dict:
-        """Editable domain fields (cents) -> values; `only_given` keeps only the fields in the body."""
-        return {
-            domain: getattr(self, field)
-            for field, domain in FIELD_NAMES.items()
-            if not only_given or field in self.model_fields_set
-        }
-
-
-class ProductPatch(ProductFields):
-    """PATCH: any subset; `discount_price: null` removes the discount."""
-
-    name: Any = None
-    price: Any = None
-    stock: Any = None
-    category_id: Any = None
+    return catalog_models
 
 
 # --- categories
 
 
-@endpoint(bp, "/categories", ["GET"])
+@endpoint(
+    bp, "/categories", ["GET"], tags=TAGS, summary="List categories", response=M + "CategoryPage",
+    query=M + "CategoryQuery",
+    description="Every category (no `parent_id`), the top level (`parent_id=root`) or one category's children, "
+                "by name. An unknown `parent_id` is a 404.",
+)
 def list_categories(caller):
     from chalicelib.services import catalog
 
@@ -129,39 +39,59 @@ def list_categories(caller):
     return json_response({"items": [c.view() for c in items], "next_cursor": next_cursor})
 
 
-@endpoint(bp, "/categories", ["POST"], staff=True)
+@endpoint(
+    bp, "/categories", ["POST"], staff=True, tags=TAGS, summary="Create a category", body=M + "CategoryIn",
+    response=M + "Category", status=201,
+    description="Names are unique among siblings, case-insensitively; an unknown `parent_id` is a 400.",
+    responses={409: "`duplicate_name`: a sibling already has this name."},
+)
 def create_category(caller):
     from chalicelib.services import catalog
 
-    body = parse_body(CategoryCreate, bp.current_request)
+    body = parse_body(_models().CategoryIn, bp.current_request)
     return json_response(catalog.create_category(body.name, body.parent_id).view(), status=201)
 
 
-@endpoint(bp, "/categories/{category_id}", ["GET"])
+@endpoint(bp, "/categories/{category_id}", ["GET"], tags=TAGS, summary="One category", response=M + "Category")
 def get_category(caller, category_id):
     from chalicelib.services import catalog
 
     return json_response(catalog.get_category(category_id).view())
 
 
-@endpoint(bp, "/categories/{category_id}", ["PATCH"], staff=True)
+@endpoint(
+    bp, "/categories/{category_id}", ["PATCH"], staff=True, tags=TAGS, summary="Rename a category",
+    body=M + "CategoryPatchIn", response=M + "Category",
+    responses={409: "`duplicate_name`, or `reparent_not_supported` (a `parent_id` other than the current one)."},
+)
 def update_category(caller, category_id):
     from chalicelib.services import catalog
 
     catalog.get_category(category_id)  # an unknown id is a 404 whatever the body
-    body = parse_body(CategoryUpdate, bp.current_request)
+    body = parse_body(_models().CategoryPatchIn, bp.current_request)
     category = catalog.update_category(
         category_id, body.name, "parent_id" in body.model_fields_set, body.parent_id
     )
     return json_response(category.view())
 
 
-@endpoint(bp, "/categories/{category_id}", ["DELETE"], staff=True)
+@endpoint(
+    bp, "/categories/{category_id}", ["DELETE"], staff=True, tags=TAGS, summary="Delete an empty category",
+    status=204,
+    responses={409: "`category_not_empty`: it still has products or subcategories (details: their numbers)."},
+)
 def delete_category(caller, category_id):
     from chalicelib.services import catalog
 
     catalog.delete_category(category_id)
     return no_content()
+
+
+AVERAGE_DESCRIPTION = (
+    "The unweighted mean of `price` over the products of the category and of its descendants down to three "
+    "levels below it (SPEC §5); `average_price` is null when there are none. One read of the category's own "
+    "aggregates, whatever the size of the catalog."
+)
 
 
 def _average_price(category_id):
@@ -170,29 +100,46 @@ def _average_price(category_id):
     return json_response(catalog.average_price(category_id))
 
 
-@endpoint(bp, "/categories/{category_id}/calculate_average_price", ["GET"])
+@endpoint(
+    bp, "/categories/{category_id}/calculate_average_price", ["GET"], tags=TAGS,
+    summary="Average price of a category", response=M + "AveragePrice", description=AVERAGE_DESCRIPTION,
+)
 def calculate_average_price(caller, category_id):
     return _average_price(category_id)
 
 
-@endpoint(bp, "/categories/{category_id}/average-price", ["GET"])
+@endpoint(
+    bp, "/categories/{category_id}/average-price", ["GET"], tags=TAGS,
+    summary="Average price of a category (alias of calculate_average_price)", response=M + "AveragePrice",
+    description=AVERAGE_DESCRIPTION,
+)
 def average_price(caller, category_id):
     return _average_price(category_id)
 
 
-@endpoint(bp, "/categories/{category_id}/price-history", ["GET"])
+@endpoint(
+    bp, "/categories/{category_id}/price-history", ["GET"], tags=TAGS, summary="Hourly average-price history",
+    response=M + "PriceHistory", query=["limit", "cursor"],
+    description="Snapshots of the category's average price, newest first, taken every hour by the periodic "
+                "price analysis (one per hour: a rerun within the hour replaces it).",
+)
 def price_history(caller, category_id):
     from chalicelib.services import price_history as history
 
     limit, cursor = page_params(bp.current_request)
     items, next_cursor = history.history(category_id, limit, cursor)
-    return json_response({"category_id": category_id, "items": [s.view() for s in items], "next_cursor": next_cursor})
+    return json_response({"items": [s.view() for s in items], "next_cursor": next_cursor, "category_id": category_id})
 
 
 # --- products
 
 
-@endpoint(bp, "/products", ["GET"])
+@endpoint(
+    bp, "/products", ["GET"], tags=TAGS, summary="List products", response=M + "ProductPage",
+    query=M + "ProductQuery",
+    description="Every product, or one category's (by name; with `include_descendants=true` also those of every "
+                "category below it).",
+)
 def list_products(caller):
     from chalicelib.services import catalog
 
@@ -204,46 +151,91 @@ def list_products(caller):
     return json_response({"items": [p.view() for p in items], "next_cursor": next_cursor})
 
 
-@endpoint(bp, "/products", ["POST"], staff=True)
+@endpoint(
+    bp, "/products", ["POST"], staff=True, tags=TAGS, summary="Create a product", body=M + "ProductIn",
+    response=M + "Product", status=201,
+)
 def create_product(caller):
     from chalicelib.services import catalog
 
-    body = parse_body(ProductFields, bp.current_request)
+    body = parse_body(_models().ProductIn, bp.current_request)
     product = catalog.create_product(body.name, body.price, body.discount_price, body.stock, body.category_id)
     return json_response(product.view(), status=201)
 
 
-@endpoint(bp, "/products/{product_id}", ["GET"])
+@endpoint(bp, "/products/{product_id}", ["GET"], tags=TAGS, summary="One product", response=M + "Product")
 def get_product(caller, product_id):
     from chalicelib.services import catalog
 
     return json_response(catalog.get_product(product_id).view())
 
 
-@endpoint(bp, "/products/{product_id}", ["PUT"], staff=True)
+STOCK_CONFLICT = {409: "`stock_below_reserved`: stock cannot go below what pending orders reserve."}
+
+
+@endpoint(
+    bp, "/products/{product_id}", ["PUT"], staff=True, tags=TAGS, summary="Replace a product's fields",
+    body=M + "ProductIn", response=M + "Product", responses=STOCK_CONFLICT,
+    description="Every editable field; a missing `discount_price` removes the discount.",
+)
 def replace_product(caller, product_id):
     from chalicelib.services import catalog
 
     catalog.get_product(product_id)  # an unknown id is a 404 whatever the body
-    body = parse_body(ProductFields, bp.current_request)
+    body = parse_body(_models().ProductIn, bp.current_request)
     return json_response(catalog.update_product(product_id, body.changes()).view())
 
 
-@endpoint(bp, "/products/{product_id}", ["PATCH"], staff=True)
+@endpoint(
+    bp, "/products/{product_id}", ["PATCH"], staff=True, tags=TAGS, summary="Change some of a product's fields",
+    body=M + "ProductPatchIn", response=M + "Product", responses=STOCK_CONFLICT,
+    description="Only the fields given; `discount_price` is checked against the stored price (and the reverse).",
+)
 def patch_product(caller, product_id):
     from chalicelib.services import catalog
 
     catalog.get_product(product_id)  # an unknown id is a 404 whatever the body
-    body = parse_body(ProductPatch, bp.current_request)
+    body = parse_body(_models().ProductPatchIn, bp.current_request)
     return json_response(catalog.update_product(product_id, body.changes(only_given=True)).view())
 
 
-@endpoint(bp, "/products/{product_id}", ["DELETE"], staff=True)
+@endpoint(
+    bp, "/products/{product_id}", ["DELETE"], staff=True, tags=TAGS, summary="Delete a product", status=204,
+    description="Past orders keep their item snapshots (name, price, quantity).",
+)
 def delete_product(caller, product_id):
     from chalicelib.services import catalog
 
     catalog.delete_product(product_id)
     return no_content()
+
+
+BULK_DOC = {
+    "tags": TAGS,
+    "body": {
+        "multipart/form-data": M + "BulkUploadForm",
+        "text/csv": {"type": "string", "example": "name,stock,price,category,discount_price\n"
+                                                  "Desk lamp,12,1500.00,Home/Lighting,\n"},
+        "application/json": {"type": "array", "items": {"type": "object"}},
+    },
+    "query": M + "BulkQuery",
+    "response": M + "BulkUploadResult",
+    "status": 201,
+    "description": "CSV (UTF-8, optional BOM, header `name,stock,price,category` and optional `discount_price`) or "
+                   "a JSON list of objects with the same fields. `category` is a name or a path such as "
+                   "`Electronics/Laptops`; missing categories are created. A product whose name already exists "
+                   "in its category is updated, so uploading the same file twice is safe. Rows are numbered from "
+                   "1 (the header is not a row). Nothing is written for a structurally bad file.",
+    "responses": {
+        200: M + "BulkUploadResult",
+        207: M + "BulkUploadResult",
+        400: "A bad file (`unsupported_file_type`, `invalid_encoding`, `invalid_csv`, `invalid_json`, "
+             "`invalid_multipart`, `missing_file`, `empty_file`, `missing_columns`), or no row applied "
+             "(`no_rows_applied`): then the body also has `products_created`, `products_updated` and `errors` "
+             "next to `error`, as in the other answers.",
+        413: "`file_too_large` (over 10 MB) or `too_many_rows` (over 50,000).",
+    },
+}
 
 
 def _bulk_upload():
@@ -256,12 +248,15 @@ def _bulk_upload():
     return json_response(report.body(), status=report.status)
 
 
-@endpoint(bp, "/products/bulk-upload", ["POST"], staff=True)
+@endpoint(bp, "/products/bulk-upload", ["POST"], staff=True, summary="Upload products in bulk", **BULK_DOC)
 def bulk_upload(caller):
     return _bulk_upload()
 
 
-@endpoint(bp, "/products/bulk_upload", ["POST"], staff=True)
+@endpoint(
+    bp, "/products/bulk_upload", ["POST"], staff=True, summary="Upload products in bulk (alias of bulk-upload)",
+    **BULK_DOC,
+)
 def bulk_upload_alias(caller):
     return _bulk_upload()
 
