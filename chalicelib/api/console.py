@@ -52,13 +52,22 @@ def _serve(name: str, content_type: str, cache: str) -> Response:
     )
 
 
-@endpoint(bp, "/console", ["GET"], public=True)
+@endpoint(
+    bp, "/console", ["GET"], public=True, tags=["console"],
+    summary="The staff console (one HTML page; it calls these routes with the staff member's token)",
+    response=str, media_type="text/html",
+)
 def console_page():
     # no-cache: the page is revalidated on every load, so a deployment's new assets are picked up.
     return _serve(PAGE, HTML_TYPE, "no-cache")
 
 
-@endpoint(bp, "/console/{asset}", ["GET"], public=True)
+@endpoint(
+    bp, "/console/{asset}", ["GET"], public=True, tags=["console"],
+    summary="The console's static files (JavaScript, CSS, icon)",
+    responses={200: {"description": "The file.", "content": {
+        media.split(";")[0]: {"schema": {"type": "string"}} for media in ASSETS.values()}}},
+)
 def console_asset(asset: str):
     content_type = ASSETS.get(asset)
     if content_type is None:
