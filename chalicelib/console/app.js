@@ -717,12 +717,22 @@
       const { more, load } = pager(wrap,
         async (cursor) => (await api("GET", "notifications", { query: { order_id: orderId, limit: PAGE_SIZE, cursor } })).data,
         async (records, first) => {
-          if (first && !records.length) tbody.append(h("tr", {}, h("td", { colspan: 10, class: "empty" }, "No notifications yet.")));
-          for (const record of records) tbody.append(notificationRow(record));
+          const rows = records.map(notificationRow);
+          if (!first) tbody.append(...rows);
+          else if (rows.length) tbody.replaceChildren(...rows); // one swap: never an empty table in between
+          else tbody.replaceChildren(h("tr", {}, h("td", { colspan: 10, class: "empty" }, "No notifications yet.")));
         });
       body.append(more);
       await load(null);
-      if (auto.checked) state.timer = setTimeout(() => route(false), 5000);
+      if (auto.checked) {
+        // Only the rows are refreshed (the newest page), so focus and the form stay where they are.
+        const tick = async () => {
+          if (!body.isConnected) return;
+          await load(null);
+          if (body.isConnected) state.timer = setTimeout(tick, 5000);
+        };
+        state.timer = setTimeout(tick, 5000);
+      }
     },
   };
 
