@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("1e15")  # far above any price; cents stay well inside DynamoDB's 38 digits
 
 
 def to_cents(value: object) -> int:
@@ -17,6 +18,8 @@ def to_cents(value: object) -> int:
         raise ValueError("must be a number") from None
     if not amount.is_finite():
         raise ValueError("must be a finite number")
+    if abs(amount) >= MAX_AMOUNT:  # also keeps quantize below (28 digits) from raising InvalidOperation
+        raise ValueError("is too large")
     if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
         raise ValueError("must have at most two decimal places")
     return int(amount * 100)
