@@ -135,6 +135,9 @@ def _text(data: bytes) -> str:
         raise _bad_file(
             "the file is not UTF-8 text", code="invalid_encoding", details={"byte": error.start}
         ) from None
+    if "\x00" in text:
+        raise _bad_file("the file contains NUL characters: it is not UTF-8 text (UTF-16?)", code="invalid_encoding",
+                        details={"byte": text.index("\x00")})
     if not text.strip():
         raise _bad_file("the file is empty", code="empty_file")
     return text
