@@ -2,9 +2,10 @@
 
     python bench/notifications_bench.py [--quick] [--count N] [--latency 0.05]
 
-Starts the embedded emulator (subprocess) and the fake Africa's Talking server (in-process, every
-answer delayed by --latency), writes N PENDING SMS records as the order transaction does, enqueues
-them (SendMessageBatch, as the orders service does), then lets ONE in-process worker
+Starts the embedded emulator and the fake Africa's Talking server (each in its own process, as the
+real provider is remote; every answer delayed by --latency), writes N PENDING SMS records as the
+order transaction does, enqueues them (SendMessageBatch, as the orders service does), then lets ONE
+in-process worker
 (chalicelib.runtime.worker.Worker.poll_once -> services.notifications.process_sqs_records) deliver
 them, in three modes:
 
@@ -12,11 +13,16 @@ them, in three modes:
 * batch of 10, sequential: receive 10, send them one after another;
 * batch of 10, concurrent: receive 10, send them on 10 threads (the production setting).
 
-It reports notifications delivered per second, the speed-up over one-at-a-time, and the SQS requests
-per delivered notification (producer SendMessageBatch + worker ReceiveMessage / DeleteMessageBatch /
-ChangeMessageVisibilityBatch, counted on the botocore client). Every record must end SENT and every
-SMS must reach the fake exactly once, or the bench fails. Prints markdown; writes
-bench/results/notifications.json.
+Each mode runs with the records in the emulator's DynamoDB (the whole local stack), and again with
+them in the repository's in-memory twin (same rules; SQS still the emulator's). The second isolates
+the delivery engine from the emulator, which serializes every request (one global lock) and spends
+several ms of CPU per item written; each notification writes its record twice (attempt, outcome),
+which on DynamoDB proper run in parallel.
+
+It reports notifications delivered per second, the speed-up over one-at-a-time, and the SQS and
+DynamoDB requests per delivered notification (counted on the botocore clients; the producer's
+SendMessageBatch included). Every record must end SENT and every SMS must reach the fake exactly
+once, or the bench fails. Prints markdown; writes bench/results/notifications.json.
 """
 
 from __future__ import annotations
@@ -40,9 +46,12 @@ MODES = (
 )
 
 
-def run_mode(name: str, batch: int, concurrency: int, count: int, settings, fake, counter) -> dict:
+def run_mode(name: str, batch: int, concurrency: int, count: int, settings, fake, counter, store: str) -> dict:
     from chalicelib import bootstrap as wiring
-    from chalicelib.adapters.dynamodb.notification_repository import DynamoNotificationRepository
+    from chalicelib.adapters.dynamodb.notification_repository import (
+        DynamoNotificationRepository,
+        InMemoryNotificationRepository,
+    )
     from chalicelib.adapters.queue import SqsNotificationQueue
     from chalicelib.adapters.sms import AfricasTalkingSender
     from chalicelib.domain.notifications import DeliveryTuning, NotificationDraft
@@ -51,13 +60,11 @@ def run_mode(name: str, batch: int, concurrency: int, count: int, settings, fake
 
     os.environ["NOTIFY_CONCURRENCY"] = str(concurrency)
     tuning = DeliveryTuning.from_env(os.environ)
-    repo = DynamoNotificationRepository(settings)
+    repo = DynamoNotificationRepository(settings) if store == "emulator" else InMemoryNotificationRepository()
     queue = SqsNotificationQueue(settings)
     sms = AfricasTalkingSender("sandbox", "k", sender_id="EKIOSK", base_url=fake.url, tuning=tuning)
     svc = wiring.Services(settings, notifications=repo, queue=queue, sms=sms)
     wiring.use_services(svc)
-    fake.reset()
-    fake.latency = LATENCY
     run = uuid.uuid4().hex[:8]
     drafts = [NotificationDraft(f"bench-{run}-{i}", "order_placed", "SMS", f"+2547{i:08d}", f"bench {run} {i}")
               for i in range(count)]
@@ -67,38 +74,74 @@ def run_mode(name: str, batch: int, concurrency: int, count: int, settings, fake
 
     counter.clear()
     queue.send([d.id for d in drafts])  # the producer side: one SendMessageBatch per 10
-    produced = dict(counter)
+    produced = {k: v for k, v in counter.items() if not k.startswith("dynamodb:")}
     counter.clear()
 
     worker = Worker(settings)
     worker.poll_seconds = 0
     worker.batch_size = batch
     worker._queue()  # resolve the queue URL/ARN before timing
+    before = len(fake.log()["delivered"])
     counter.clear()
     started = time.perf_counter()
     deadline = started + 600
-    while len(fake.delivered) < count:
-        worker.poll_once()
+    received = 0
+    while True:
+        received += worker.poll_once()
+        if received >= count and len(fake.log()["delivered"]) - before >= count:
+            break
         if time.perf_counter() > deadline:
-            raise RuntimeError(f"{name}: only {len(fake.delivered)} of {count} delivered")
-    # the last batch's DeleteMessageBatch is part of the work
+            raise RuntimeError(f"{name}: only {len(fake.log()['delivered']) - before} of {count} delivered")
     elapsed = time.perf_counter() - started
-    consumed = dict(counter)
+    consumed = {k: v for k, v in counter.items() if not k.startswith("dynamodb:")}
+    dynamodb = {k.split(":", 1)[1]: v for k, v in counter.items() if k.startswith("dynamodb:")}
 
     statuses = collections.Counter(repo.get(d.id).status for d in drafts)
-    per_number = collections.Counter(r.to for r in fake.delivered)
+    numbers = {d.recipient for d in drafts}
+    per_number = collections.Counter(to for to, _ in fake.log()["delivered"][before:] if to in numbers)
     if statuses != {"SENT": count} or len(per_number) != count or max(per_number.values()) != 1:
         raise RuntimeError(f"{name}: not exactly once: {statuses}, {len(per_number)} numbers")
     requests = sum(produced.values()) + sum(consumed.values())
     return {
-        "mode": name, "batch_size": batch, "concurrency": concurrency, "notifications": count,
+        "mode": name, "store": store, "batch_size": batch, "concurrency": concurrency, "notifications": count,
         "seconds": round(elapsed, 3), "per_second": round(count / elapsed, 1),
         "sqs_requests": {"producer": produced, "worker": consumed},
         "sqs_requests_per_notification": round(requests / count, 3),
+        "dynamodb_requests": dynamodb,
+        "dynamodb_requests_per_notification": round(sum(dynamodb.values()) / count, 3),
     }
 
 
 LATENCY = 0.05
+
+
+class RemoteFake:
+    """tests/support/fake_africastalking.py in its own process."""
+
+    def __init__(self, latency: float):
+        import subprocess
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.fake_africastalking", "--latency", str(latency)],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        )
+        line = self.process.stdout.readline()
+        if not line.startswith("fake africastalking on "):
+            raise RuntimeError(f"the fake did not start: {line!r}")
+        self.url = line.split(" on ", 1)[1].strip()
+
+    def log(self) -> dict:
+        import urllib.request
+
+        with urllib.request.urlopen(self.url + "/_fake/log", timeout=30) as answer:
+            return json.load(answer)
+
+    def __enter__(self) -> RemoteFake:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait(10)
 
 
 def main() -> int:
@@ -112,8 +155,6 @@ def main() -> int:
     LATENCY = args.latency
 
     from tests.support.emulator import EmulatorProcess
-    from tests.support.fake_africastalking import FakeAfricasTalking
-
     emulator = EmulatorProcess()
     env = {"STAGE": "bench", "AWS_ENDPOINT_URL": emulator.url, "AWS_DEFAULT_REGION": "us-east-1",
            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "LOG_LEVEL": "WARNING"}
@@ -133,26 +174,35 @@ def main() -> int:
         counter: collections.Counter = collections.Counter()
         sqs = client("sqs", settings)
         sqs.meta.events.register("before-call.sqs.*", lambda model, **_: counter.update([model.name]))
-        with FakeAfricasTalking() as fake:
-            run_mode("warm-up", 10, 10, 20, settings, fake, counter)
-            results = [run_mode(name, batch, concurrency, count, settings, fake, counter)
-                       for name, batch, concurrency in MODES]
+        from chalicelib.adapters.dynamodb.notifications import NotificationRecord
+
+        NotificationRecord._get_connection().connection.client.meta.events.register(
+            "before-call.dynamodb.*", lambda model, **_: counter.update(["dynamodb:" + model.name]))
+        results = []
+        with RemoteFake(LATENCY) as fake:
+            for store in ("emulator", "in-memory"):
+                run_mode("warm-up", 10, 10, 20, settings, fake, counter, store)
+                runs = [run_mode(name, batch, concurrency, count, settings, fake, counter, store)
+                        for name, batch, concurrency in MODES]
+                for result in runs:
+                    result["speedup_vs_one_at_a_time"] = round(result["per_second"] / runs[0]["per_second"], 1)
+                results += runs
     finally:
         emulator.stop()
 
-    baseline = results[0]["per_second"]
-    for result in results:
-        result["speedup_vs_one_at_a_time"] = round(result["per_second"] / baseline, 1)
     print(f"\n### Notification delivery: one worker, fake Africa's Talking with {LATENCY * 1000:.0f} ms latency, "
           f"{count} SMS per mode\n")
-    print("| mode | batch | threads | delivered/s | speed-up | SQS requests per notification |")
-    print("|---|---|---|---|---|---|")
+    print("| records in | mode | batch | threads | delivered/s | speed-up | SQS req./notification "
+          "| DynamoDB req./notification |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['mode']} | {r['batch_size']} | {r['concurrency']} | {r['per_second']} | "
-              f"{r['speedup_vs_one_at_a_time']}x | {r['sqs_requests_per_notification']} |")
-    best = results[-1]
-    print(f"\nSQS requests for {count} notifications (batch of 10, concurrent): producer "
-          f"{best['sqs_requests']['producer']}, worker {best['sqs_requests']['worker']}")
+        print(f"| {r['store']} | {r['mode']} | {r['batch_size']} | {r['concurrency']} | {r['per_second']} | "
+              f"{r['speedup_vs_one_at_a_time']}x | {r['sqs_requests_per_notification']} | "
+              f"{r['dynamodb_requests_per_notification']} |")
+    best = results[2]
+    print(f"\nRequests for {count} notifications (emulator, batch of 10, concurrent): SQS producer "
+          f"{best['sqs_requests']['producer']}, SQS worker {best['sqs_requests']['worker']}, "
+          f"DynamoDB {best['dynamodb_requests']}")
     os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
     with open(RESULTS, "w") as out:
         json.dump({"benchmark": "notifications", "provider_latency_seconds": LATENCY, "notifications": count,

@@ -1,8 +1,9 @@
 """Staff email through Amazon SES (the emulator's SES on a local stack).
 
-Every call has a timeout: the SES client is built with a short connect/read timeout and one retry,
-so one send takes at most about 2 x (3 + NOTIFY_PROVIDER_TIMEOUT_SECONDS) seconds, inside the
-notifier Lambda's 10 s budget (the shared clients of adapters/aws.py wait up to 25 s, three times).
+Every call has a timeout: the SES client is built with a short connect/read timeout and no retry of
+its own (the queue retries, with backoff), so one send takes at most 3 + NOTIFY_PROVIDER_TIMEOUT_SECONDS
+seconds, inside the notifier Lambda's 10 s budget (the shared clients of adapters/aws.py wait up to
+25 s, three times).
 Failures are sorted into transient (retried through the queue) and permanent (recorded FAILED).
 """
 
@@ -50,7 +51,7 @@ def _ses_client(region: str, endpoint_url: str | None, connect_timeout: float, r
     from botocore.config import Config
 
     config = Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
-                    retries={"total_max_attempts": 2, "mode": "standard"})
+                    retries={"total_max_attempts": 1, "mode": "standard"})
     with aws._lock:  # boto3 sessions are not thread-safe while creating clients
         return boto3.session.Session().client("ses", region_name=region, endpoint_url=endpoint_url, config=config)
 

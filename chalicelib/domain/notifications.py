@@ -169,6 +169,12 @@ class DeliveryTuning:
     def connect_timeout(self) -> float:
         return min(3.0, self.provider_timeout)
 
+    @property
+    def lease(self) -> float:
+        """How long an attempt holds its record: never shorter than the longest provider call (one HTTP
+        attempt: connect + read timeout), so no second attempt starts while the first may still succeed."""
+        return max(self.lease_seconds, self.connect_timeout + self.provider_timeout + 1)
+
 
 def backoff_delay(receive_count: int, base: float = 5, cap: float = 60) -> int:
     """Seconds to wait before the next try after the `receive_count`-th one failed: 5, 10, 20, 40, 60, 60…

@@ -1,25 +1,27 @@
 """Notification delivery (SPEC §8): one function for the Lambda SQS handler, the local and container workers.
 
 Life of a notification: the order service writes a PENDING record in the order's transaction and
-enqueues `{"notification_id": …}` after the commit. `process_sqs_records` then, for each message of a
-batch (concurrently, one thread per message):
+enqueues `{"notification_id": …}` after the commit. `process_sqs_records` then handles a batch:
 
-1. takes the record's lease with a conditional update (status = PENDING, no attempt in flight),
-   counting the attempt (`attempts + 1`) before the provider is called;
-2. calls the provider (SES or Africa's Talking, each with a timeout);
-3. records the outcome with a conditional update: SENT (provider_message_id, sent_at), FAILED
-   (permanent failure, or a transient one on the last receive before the dead-letter queue), or
-   PENDING with the error and the lease freed (transient: retried).
+1. starts an attempt at every record it may send, before any provider call: a conditional update
+   (status = PENDING, no attempt in flight) counts the attempt (`attempts + 1`) and takes a lease for
+   the longest a provider call can take (for a whole batch: one BatchGetItem and one transaction);
+2. calls the providers (SES, Africa's Talking; each call with a timeout) concurrently, one thread per
+   message (NOTIFY_CONCURRENCY, default 10);
+3. records each outcome with a conditional update: SENT (provider_message_id, sent_at) as soon as the
+   provider accepted it, FAILED for a permanent failure (or a transient one on the last receive before
+   the dead-letter queue), else PENDING again with the error kept and the lease freed.
 
-A redelivered message finds the record SENT/FAILED (nothing sent) or leased (retried later). Failed
-messages are not deleted; their visibility timeout is set to the backoff delay (5, 10, 20, 40, 60 s…)
-so the next try comes from the queue itself; after the 9th receive SQS moves them to the dead-letter
-queue. A poison message (unreadable body, unknown id) is put on the dead-letter queue at once and
-acknowledged: it never makes its batch be re-sent.
+A redelivered message finds its record SENT/FAILED (nothing is sent) or leased (tried again when the
+lease ends). Failed messages are not deleted: their visibility timeout is set to the backoff delay
+(5, 10, 20, 40, 60 s…) so the next try comes from the queue itself, and after the 9th receive SQS
+moves them to the dead-letter queue. A poison message (unreadable body, unknown id) is put on the
+dead-letter queue at once and acknowledged: it never makes the batch's good messages be sent again.
 
-Residual window (documented, not closed): if the process dies after the provider accepted a message and
-before the SENT update (one DynamoDB write), the lease expires and the message is sent again. Neither
-provider offers an idempotency key, so the choice is a rare duplicate over a lost notification.
+Residual window (documented, not closed): if the process dies after a provider accepted a message and
+before its SENT update (one DynamoDB write, milliseconds), the lease expires and the message is sent
+again. Neither provider takes an idempotency key, so the choice is a rare duplicate over a lost
+notification; `attempts` greater than 1 on a SENT record shows where it may have happened.
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ import math
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.adapters.queue import notification_id_of
+from chalicelib.adapters.queue import message_body, notification_id_of
 from chalicelib.domain.notifications import (
     EMAIL,
     SMS,
@@ -41,6 +43,7 @@ from chalicelib.domain.notifications import (
     DeliveryTuning,
     Notification,
     PermanentDeliveryError,
+    Receipt,
     TransientDeliveryError,
     backoff_delay,
 )
@@ -50,6 +53,8 @@ logger = logging.getLogger("ekiosk.notifications")
 
 MAX_RECEIVES = NOTIFICATIONS_QUEUE.max_receive_count  # SQS dead-letters a message received this many times
 SWEEP_LIMIT = 500
+MAX_DELAY_SECONDS = 60  # SPEC §8: never more than 60 s between attempts
+COALESCE_SECONDS = 0.01  # after a provider call completes, wait this long for others to record them together
 PUBLIC_FIELDS = ("id", "order_id", "event", "channel", "recipient", "message", "status", "attempts",
                  "provider_message_id", "error", "created_at", "sent_at")
 
@@ -97,41 +102,91 @@ def receive_count(record: dict) -> int:
         return 1
 
 
-def deliver(notification_id: str, receives: int, *, svc=None, settings: DeliveryTuning | None = None) -> Outcome:
-    """One attempt at one notification; `receives` is the message's ApproximateReceiveCount."""
-    svc = svc or _services()
-    knobs = settings or tuning()
-    repo = svc.notifications
-    started_at = _now()
-    lease_until = started_at + timedelta(seconds=knobs.lease_seconds)
-    state, notification = repo.begin_attempt(notification_id, _iso(started_at), _iso(lease_until))
-    if state == "missing":
-        return Outcome(False, "unknown notification id", poison=True)
-    if state == "finished":
-        return _done(f"already {notification.status}")
-    if state == "busy":  # another attempt is in flight; come back when its lease ends
-        left = (datetime.strptime(notification.lease_until, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-                - _now()).total_seconds()
-        return _retry(int(min(knobs.backoff_max, max(1, math.ceil(left)))), "attempt in flight elsewhere")
+@dataclass
+class _Message:
+    """One SQS record on its way through a batch."""
 
+    record: dict
+    notification_id: str | None
+    receives: int
+    outcome: Outcome | None = None
+    notification: Notification | None = None
+    receipt: Receipt | None = None
+    error: DeliveryError | None = None
+
+
+def _lease_left(notification: Notification | None, knobs: DeliveryTuning) -> int:
+    """Seconds until another attempt's lease ends (the retry delay of a message that found it busy)."""
+    left = float(knobs.lease)
+    if notification is not None and notification.lease_until:
+        until = datetime.strptime(notification.lease_until, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        left = (until - _now()).total_seconds()
+    return int(min(MAX_DELAY_SECONDS, max(1, math.ceil(left))))
+
+
+def _start(messages: list[_Message], repo, knobs: DeliveryTuning) -> list[_Message]:
+    """Takes the lease of every deliverable record (one batch call); settles the others; returns those to send."""
+    pending = [m for m in messages if m.outcome is None]
+    ids = list(dict.fromkeys(m.notification_id for m in pending))
+    if not ids:
+        return []
+    now = _now()
     try:
-        receipt = _sender(svc, notification).send(notification.recipient, notification.message)
-    except Exception as error:  # every failure ends in the record
-        failure = error if isinstance(error, DeliveryError) else TransientDeliveryError(
-            f"{type(error).__name__}: {error}")
-        return _record_failure(repo, notification, failure, receives, knobs)
+        states = repo.begin_attempts(ids, _iso(now), _iso(now + timedelta(seconds=knobs.lease)))
+    except Exception:  # the store is unreachable: the queue tries again later
+        logger.exception("could not start %s notifications", len(ids))
+        for m in pending:
+            m.outcome = _retry(backoff_delay(m.receives, knobs.backoff_base, knobs.backoff_max), "store unavailable")
+        return []
+    to_send, taken = [], set()
+    for m in pending:
+        state, notification = states[m.notification_id]
+        if state == "missing":
+            m.outcome = Outcome(False, "unknown notification id", poison=True)
+        elif state == "finished":
+            m.outcome = _done(f"already {notification.status}")
+        elif state == "busy" or m.notification_id in taken:  # in flight elsewhere, or twice in this batch
+            m.outcome = _retry(_lease_left(notification, knobs), "attempt in flight elsewhere")
+        else:
+            taken.add(m.notification_id)
+            m.notification = notification
+            to_send.append(m)
+    return to_send
 
-    for attempt in range(3):  # the provider accepted it: recording that matters most
+
+def _call_provider(message: _Message, svc) -> None:
+    notification = message.notification
+    try:
+        message.receipt = _sender(svc, notification).send(notification.recipient, notification.message)
+    except DeliveryError as error:
+        message.error = error
+    except Exception as error:  # a bug or an unexpected library error: worth another try
+        message.error = TransientDeliveryError(f"{type(error).__name__}: {error}")
+
+
+def _record_sent(sent: list[_Message], repo) -> None:
+    """The provider accepted them: recording that matters most (one batch call, retried twice)."""
+    receipts = {m.notification_id: m.receipt for m in sent}
+    settled = False
+    for attempt in range(3):
         try:
-            if not repo.mark_sent(notification_id, receipt, _iso(_now())):
-                logger.warning("notification %s changed during its attempt (lease expired?)", notification_id)
+            recorded = repo.mark_sent_many(receipts, _iso(_now()))
+            for nid in set(receipts) - recorded:  # no longer PENDING: finished elsewhere after our lease expired
+                logger.warning("notification %s changed during its attempt (lease expired?)", nid)
+            settled = True
             break
         except Exception:
             if attempt == 2:
-                raise
-            time.sleep(0.2 * (attempt + 1))
-    logger.info("notification %s sent via %s (%s)", notification_id, receipt.provider, receipt.message_id)
-    return _done("sent")
+                logger.exception("could not record %s sent notifications", len(receipts))
+            else:
+                time.sleep(0.2 * (attempt + 1))
+    for m in sent:
+        if settled:
+            m.outcome = _done("sent")
+            logger.info("notification %s sent via %s (%s)", m.notification_id, m.receipt.provider,
+                        m.receipt.message_id)
+        else:  # the residual window: sent, not recorded; it may be sent again once the lease expires
+            m.outcome = _retry(None, "sent but not recorded")
 
 
 def _sender(svc, notification: Notification):
@@ -159,17 +214,12 @@ def _record_failure(repo, notification: Notification, error: DeliveryError, rece
     return _retry(delay, "transient failure")
 
 
-def handle_record(record: dict, *, svc=None, settings: DeliveryTuning | None = None) -> Outcome:
-    notification_id = notification_id_of(record.get("body") or "")
-    if notification_id is None:
-        return Outcome(False, "unreadable message body", poison=True)
-    knobs = settings or tuning()
-    receives = receive_count(record)
+def _settle_failure(message: _Message, repo, knobs: DeliveryTuning) -> None:
     try:
-        return deliver(notification_id, receives, svc=svc, settings=knobs)
-    except Exception:  # the store is unreachable, or a bug: the queue tries again later
-        logger.exception("notification %s could not be processed", notification_id)
-        return _retry(backoff_delay(receives, knobs.backoff_base, knobs.backoff_max), "error")
+        message.outcome = _record_failure(repo, message.notification, message.error, message.receives, knobs)
+    except Exception:
+        logger.exception("could not record the failure of notification %s", message.notification_id)
+        message.outcome = _retry(backoff_delay(message.receives, knobs.backoff_base, knobs.backoff_max), "error")
 
 
 _executors: dict[int, ThreadPoolExecutor] = {}
@@ -183,18 +233,70 @@ def _executor(size: int) -> ThreadPoolExecutor:
         return _executors[size]
 
 
+def _each(function, items: list, knobs: DeliveryTuning) -> None:
+    """Runs `function(item)` for every item, on up to `concurrency` threads."""
+    if knobs.concurrency <= 1 or len(items) <= 1:
+        for item in items:
+            function(item)
+        return
+    for future in [_executor(knobs.concurrency).submit(function, item) for item in items]:
+        future.result()
+
+
+def _send_all(to_send: list[_Message], svc, repo, knobs: DeliveryTuning) -> None:
+    """Calls the providers concurrently and records each success as soon as it is known (successes that
+    complete together share one write), so a slow or hanging call never delays the others' SENT record."""
+    def settle(finished: list[_Message]) -> None:
+        sent = [m for m in finished if m.receipt is not None]
+        if sent:
+            _record_sent(sent, repo)
+        _each(lambda m: _settle_failure(m, repo, knobs), [m for m in finished if m.receipt is None], knobs)
+
+    if knobs.concurrency <= 1 or len(to_send) <= 1:
+        for message in to_send:
+            _call_provider(message, svc)
+            settle([message])
+        return
+    pool = _executor(knobs.concurrency)
+    futures = {pool.submit(_call_provider, message, svc): message for message in to_send}
+    waiting = set(futures)
+    while waiting:
+        done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+        if waiting:  # gather the calls finishing at about the same time into the same write
+            more, waiting = wait(waiting, timeout=COALESCE_SECONDS)
+            done |= more
+        for future in done:
+            future.result()  # _call_provider catches everything; this only re-raises a bug
+        settle([futures[future] for future in done])
+
+
 def process_records(records: list[dict], *, svc=None, settings: DeliveryTuning | None = None) -> list[Outcome]:
-    """Handles a batch concurrently; returns one Outcome per record (same order)."""
+    """Handles a batch; returns one Outcome per record (same order).
+
+    Per batch: one call to start every attempt (BatchGetItem + one transaction on DynamoDB), the provider
+    calls concurrently (NOTIFY_CONCURRENCY threads), successes recorded as they complete (batched when they
+    complete together), failures one by one.
+    """
     svc = svc or _services()
     knobs = settings or tuning()
-    if not records:
-        return []
-    svc.notifications.warm_up()
-    if knobs.concurrency <= 1 or len(records) == 1:
-        return [handle_record(record, svc=svc, settings=knobs) for record in records]
-    pool = _executor(knobs.concurrency)
-    futures = [pool.submit(handle_record, record, svc=svc, settings=knobs) for record in records]
-    return [future.result() for future in futures]
+    repo = svc.notifications
+    messages = []
+    for record in records:
+        message = _Message(record, notification_id_of(record.get("body") or ""), receive_count(record))
+        if message.notification_id is None:
+            message.outcome = Outcome(False, "unreadable message body", poison=True)
+        messages.append(message)
+    if any(m.outcome is None for m in messages):
+        repo.warm_up()
+    _send_all(_start(messages, repo, knobs), svc, repo, knobs)
+    return [m.outcome for m in messages]
+
+
+def deliver(notification_id: str, receives: int = 1, *, svc=None, settings: DeliveryTuning | None = None) -> Outcome:
+    """One attempt at one notification (`receives`: its message's ApproximateReceiveCount)."""
+    record = {"messageId": notification_id, "body": message_body(notification_id),
+              "attributes": {"ApproximateReceiveCount": str(receives)}}
+    return process_records([record], svc=svc, settings=settings)[0]
 
 
 def process_sqs_records(records: list[dict], *, svc=None, settings: DeliveryTuning | None = None) -> list[str]:

@@ -144,6 +144,49 @@ def test_repository_conditions_hold_on_dynamodb(svc):
     assert repo.begin_attempt("nope:order_placed:SMS", "2030", "2031")[0] == "missing"
 
 
+def test_batch_starts_take_every_free_lease_in_one_transaction_and_fall_back_on_a_race(svc, monkeypatch):
+    repo = svc.notifications
+    free, leased, done, racing = (sms_draft() for _ in range(4))
+    add(svc, free, leased, done, racing, enqueue=False)
+    repo.begin_attempt(leased.id, "2030-01-01T00:00:00.000000Z", "2030-01-01T00:10:00.000000Z")
+    repo.mark_sent(done.id, Receipt("x", "1"), "2030-01-01T00:00:00.000000Z")
+    states = repo.begin_attempts([free.id, leased.id, done.id, "nope:order_placed:SMS"],
+                                 "2030-01-01T00:01:00.000000Z", "2030-01-01T00:01:30.000000Z")
+    assert {nid: state for nid, (state, _) in states.items()} == {
+        free.id: "started", leased.id: "busy", done.id: "finished", "nope:order_placed:SMS": "missing"}
+    assert states[free.id][1].attempts == 1 and states[free.id][1].recipient == free.recipient
+    assert repo.get(free.id).lease_until == "2030-01-01T00:01:30.000000Z"
+
+    # another worker starts `racing` between our read and our transaction: the transaction is cancelled
+    # and each record is decided on its own
+    from chalicelib.adapters.dynamodb.notifications import NotificationRecord
+
+    real_batch_get = NotificationRecord.batch_get.__func__
+
+    def stale_read(cls, ids, **kwargs):
+        snapshot = list(real_batch_get(cls, ids, **kwargs))
+        repo.begin_attempt(racing.id, "2030-01-01T00:02:00.000000Z", "2030-01-01T00:12:00.000000Z")
+        return iter(snapshot)
+
+    monkeypatch.setattr(NotificationRecord, "batch_get", classmethod(stale_read))
+    states = repo.begin_attempts([racing.id, free.id], "2030-01-01T00:03:00.000000Z", "2030-01-01T00:03:30.000000Z")
+    assert states[racing.id][0] == "busy" and states[free.id][0] == "started"
+    assert repo.get(racing.id).attempts == 1 and repo.get(free.id).attempts == 2
+
+
+def test_batch_sent_records_fall_back_one_by_one_when_one_is_no_longer_pending(svc):
+    repo = svc.notifications
+    a, b, c = (sms_draft() for _ in range(3))
+    add(svc, a, b, c, enqueue=False)
+    repo.mark_failed(b.id, "failed elsewhere", "2030-01-01T00:00:00.000000Z")
+    recorded = repo.mark_sent_many({n.id: Receipt("africastalking", f"AT-{n.id}") for n in (a, b, c)},
+                                   "2030-01-01T00:00:01.000000Z")
+    assert recorded == {a.id, c.id}
+    assert [repo.get(n.id).status for n in (a, b, c)] == [SENT, FAILED, SENT]
+    assert repo.get(c.id).provider_message_id == f"AT-{c.id}"
+    assert repo.mark_sent_many({a.id: Receipt("x", "y"), c.id: Receipt("x", "z")}, "2030") == set()
+
+
 def test_listing_pages_through_dynamodb_indexes(svc):
     order = f"o-{uuid.uuid4().hex[:8]}"
     ids = add(svc, sms_draft(order, event="order_placed"), enqueue=False)
@@ -310,10 +353,10 @@ def test_a_worker_killed_mid_batch_leaves_every_notification_delivered_once(svc,
     drafts = [sms_draft() for _ in range(10)]
     ids = add(svc, *drafts)
     fake.hang_next(5, seconds=30)
-    env = {**os.environ, "STAGE": stage.stage, "AWS_ENDPOINT_URL": stage.aws_endpoint_url,
-           "AT_USERNAME": "sandbox", "AT_API_KEY": "k", "AT_BASE_URL": fake.url, "AT_SENDER_ID": "EKIOSK",
-           "NOTIFY_PROVIDER_TIMEOUT_SECONDS": "30", "NOTIFY_LEASE_SECONDS": "1", "WORKER_VISIBILITY_SECONDS": "2",
-           "LOG_LEVEL": "WARNING"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFY_")}
+    env.update(STAGE=stage.stage, AWS_ENDPOINT_URL=stage.aws_endpoint_url, AT_USERNAME="sandbox", AT_API_KEY="k",
+               AT_BASE_URL=fake.url, AT_SENDER_ID="EKIOSK", LOG_LEVEL="WARNING", WORKER_VISIBILITY_SECONDS="2",
+               NOTIFY_PROVIDER_TIMEOUT_SECONDS="2", NOTIFY_LEASE_SECONDS="1")  # the lease is at least 2 + 2 + 1 s
     process = subprocess.Popen([sys.executable, "-m", "chalicelib.runtime.worker"], cwd=ROOT, env=env)
     try:
         wait_until(lambda: len(fake.delivered) == 5 and len(fake.requests) == 10

@@ -11,6 +11,11 @@ answering (until `release()`, or `hang_seconds`, then drops the connection); `bl
 `invalid(number)` give per-recipient UserInBlacklist (406) / InvalidPhoneNumber (403) inside a 200;
 `latency` delays every answer. `requests` logs every request received; `delivered` only the messages
 answered with Success (what a phone would receive).
+
+Standalone (the bench runs it in its own process, as the real provider is remote):
+    python -m tests.support.fake_africastalking [--latency 0.05]
+prints `fake africastalking on http://127.0.0.1:PORT`; GET /_fake/log answers
+{"requests": n, "delivered": [[to, messageId], ...]}.
 """
 
 from __future__ import annotations
@@ -172,6 +177,12 @@ class FakeAfricasTalking:
             def log_message(self, *args):  # quiet
                 pass
 
+            def do_GET(self):
+                if self.path.split("?")[0] != "/_fake/log":
+                    return self._send(404, "Not Found")
+                delivered = [[r.to, r.message_id] for r in fake.delivered]
+                return self._send(200, {"requests": len(fake.requests), "delivered": delivered})
+
             def do_POST(self):
                 if self.path.split("?")[0] != PATH:
                     return self._send(404, "Not Found")
@@ -197,3 +208,23 @@ class FakeAfricasTalking:
                     pass  # the client gave up
 
         return Handler
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="a fake Africa's Talking SMS API")
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--username", default="sandbox")
+    parser.add_argument("--api-key", default="k")
+    args = parser.parse_args()
+    fake = FakeAfricasTalking(args.username, args.api_key, latency=args.latency)
+    print(f"fake africastalking on {fake.url}", flush=True)
+    try:
+        fake._server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

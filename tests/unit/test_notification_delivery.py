@@ -224,3 +224,59 @@ def test_listing_is_newest_first_filtered_by_order_and_paginated(svc):
     rest = service.list_notifications(order, 1, page["next_cursor"], svc=svc)
     assert [n["event"] for n in rest["items"]] == ["order_placed"] and rest["next_cursor"] is None
     assert len(service.list_notifications(None, 50, None, svc=svc)["items"]) == 3
+
+
+def test_when_the_store_is_down_every_message_is_retried_with_backoff_and_nothing_is_sent(svc):
+    [nid] = add(svc, sms_draft())
+
+    def down(*args, **kwargs):
+        raise ConnectionError("DynamoDB unreachable")
+
+    svc.notifications.begin_attempts = down
+    record = sqs_record(nid, receive_count=2)
+    assert run(svc, record) == [record["messageId"]]
+    assert svc.queue.visibility[record["receiptHandle"]] == 10
+    assert svc.sms.sent == []
+
+
+def test_a_sent_message_that_cannot_be_recorded_is_left_on_the_queue_without_a_new_delay(svc, monkeypatch):
+    monkeypatch.setattr(service.time, "sleep", lambda seconds: None)
+    [nid] = add(svc, sms_draft())
+
+    def down(*args, **kwargs):
+        raise ConnectionError("DynamoDB unreachable")
+
+    svc.notifications.mark_sent_many = down
+    record = sqs_record(nid)
+    assert run(svc, record) == [record["messageId"]]
+    assert record["receiptHandle"] not in svc.queue.visibility  # comes back after the queue's timeout
+    assert svc.notifications.get(nid).status == PENDING and len(svc.sms.sent) == 1
+
+
+def test_successes_are_recorded_while_a_slow_call_is_still_in_flight(svc):
+    slow, fast = sms_draft(), sms_draft()
+    add(svc, slow, fast)
+    original = svc.sms.send
+    seen_during_slow_call = []
+
+    def send(to, message):
+        if to == slow.recipient:
+            time.sleep(0.3)
+            seen_during_slow_call.append(svc.notifications.get(fast.id).status)
+        return original(to, message)
+
+    svc.sms.send = send
+    assert run(svc, sqs_record(slow.id), sqs_record(fast.id)) == []
+    assert seen_during_slow_call == [SENT]
+
+
+def test_deliver_is_one_attempt_at_one_notification(svc):
+    [nid] = add(svc, sms_draft())
+    assert service.deliver(nid, svc=svc, settings=KNOBS).note == "sent"
+    assert service.deliver(nid, svc=svc, settings=KNOBS).note == "already SENT"
+    assert service.deliver("missing:order_placed:SMS", svc=svc, settings=KNOBS).poison
+
+
+def test_the_lease_outlasts_the_longest_provider_call():
+    assert DeliveryTuning().lease == 30
+    assert DeliveryTuning(lease_seconds=1, provider_timeout=4).lease == 3 + 4 + 1

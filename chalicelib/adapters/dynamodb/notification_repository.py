@@ -11,7 +11,8 @@ import dataclasses
 import functools
 import threading
 
-from pynamodb.exceptions import DoesNotExist, PutError, QueryError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, QueryError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb.notifications import (
     NOTIFICATION_KIND,
@@ -30,6 +31,9 @@ from chalicelib.domain.notifications import (
     Receipt,
 )
 
+# What an attempt needs of a record (read for a whole batch at once).
+ATTEMPT_FIELDS = ["id", "order_id", "event", "channel", "recipient", "message", "status", "attempts", "lease_until"]
+
 # begin_attempt outcomes
 STARTED = "started"  # this caller now holds the lease and must call the provider
 FINISHED = "finished"  # SENT or FAILED already: nothing to do
@@ -45,13 +49,94 @@ def _invalid_cursor() -> InvalidInput:
     return InvalidInput("invalid cursor", details={"cursor": ["not a cursor this API gave out"]})
 
 
+def _started(record: NotificationRecord, now: str, lease_until: str) -> Notification:
+    notification = to_domain(record)
+    notification.attempts += 1
+    notification.lease_until = lease_until
+    notification.updated_at = now
+    return notification
+
+
 class DynamoNotificationRepository:
+    """Single-record operations, plus batch forms for a whole SQS batch (one BatchGetItem and one
+    TransactWriteItems instead of one request per message; any conflict falls back to the single forms)."""
+
     def __init__(self, settings=None):
         pass  # models are bound to the stage by bootstrap.services()
 
     def warm_up(self) -> None:
         """Creates the DynamoDB client on this thread before a batch fans out to worker threads."""
         NotificationRecord._get_connection().connection.client  # noqa: B018
+
+    def _transact(self):
+        return TransactWrite(connection=NotificationRecord._get_connection().connection)
+
+    def begin_attempts(self, ids: list[str], now: str, lease_until: str) -> dict[str, tuple[str, Notification | None]]:
+        """`begin_attempt` for distinct ids: a consistent BatchGetItem, then one transaction taking every free lease."""
+        if len(ids) == 1:
+            return {ids[0]: self.begin_attempt(ids[0], now, lease_until)}
+        R = NotificationRecord
+        records = R.batch_get(ids, consistent_read=True, attributes_to_get=ATTEMPT_FIELDS)
+        found = {record.id: record for record in records}
+        result: dict[str, tuple[str, Notification | None]] = {}
+        candidates = []
+        for nid in ids:
+            record = found.get(nid)
+            if record is None:
+                result[nid] = (MISSING, None)
+            elif record.status != PENDING:
+                result[nid] = (FINISHED, to_domain(record))
+            elif record.lease_until and record.lease_until >= now:
+                result[nid] = (BUSY, to_domain(record))
+            else:
+                candidates.append(record)
+        if not candidates:
+            return result
+        try:
+            with self._transact() as transaction:
+                for record in candidates:
+                    seen = int(record.attempts or 0)
+                    transaction.update(
+                        R(id=record.id),
+                        actions=[R.attempts.set(seen + 1), R.lease_until.set(lease_until), R.updated_at.set(now)],
+                        condition=(R.status == PENDING) & (R.attempts == seen)
+                        & (R.lease_until.does_not_exist() | (R.lease_until < now)),
+                    )
+        except TransactWriteError as error:
+            if error.cause_response_code not in ("TransactionCanceledException", "TransactionConflictException"):
+                raise
+            for record in candidates:  # someone else touched one of them: decide one by one
+                result[record.id] = self.begin_attempt(record.id, now, lease_until)
+            return result
+        for record in candidates:
+            result[record.id] = (STARTED, _started(record, now, lease_until))
+        return result
+
+    def mark_sent_many(self, receipts: dict[str, Receipt], now: str) -> set[str]:
+        """`mark_sent` for several records in one transaction; returns the ids recorded SENT."""
+        if len(receipts) == 1:
+            [(nid, receipt)] = receipts.items()
+            return {nid} if self.mark_sent(nid, receipt, now) else set()
+        R = NotificationRecord
+        try:
+            with self._transact() as transaction:
+                for nid, receipt in receipts.items():
+                    transaction.update(R(id=nid), actions=self._sent_actions(receipt, now),
+                                       condition=R.status == PENDING)
+        except TransactWriteError as error:
+            if error.cause_response_code not in ("TransactionCanceledException", "TransactionConflictException"):
+                raise
+            return {nid for nid, receipt in receipts.items() if self.mark_sent(nid, receipt, now)}
+        return set(receipts)
+
+    @staticmethod
+    def _sent_actions(receipt: Receipt, now: str) -> list:
+        R = NotificationRecord
+        return [
+            R.status.set(SENT), R.pending.remove(), R.lease_until.remove(), R.error.remove(),
+            R.provider.set(receipt.provider), R.provider_message_id.set(receipt.message_id),
+            R.sent_at.set(now), R.updated_at.set(now),
+        ]
 
     def get(self, notification_id: str) -> Notification | None:
         try:
@@ -70,6 +155,17 @@ class DynamoNotificationRepository:
                 if not _conditional_failure(error):
                     raise
         return created
+
+    def _write(self, notification_id: str, actions: list, condition) -> bool:
+        """A conditional update that returns nothing (cheaper than `_update`); False if the condition failed."""
+        try:
+            NotificationRecord._get_connection().update_item(
+                notification_id, actions=actions, condition=condition, return_values="NONE")
+        except UpdateError as error:
+            if _conditional_failure(error):
+                return False
+            raise
+        return True
 
     def _update(self, notification_id: str, actions: list, condition) -> Notification | None:
         record = NotificationRecord(id=notification_id)
@@ -98,49 +194,38 @@ class DynamoNotificationRepository:
 
     def mark_sent(self, notification_id: str, receipt: Receipt, now: str) -> bool:
         R = NotificationRecord
-        return self._update(
-            notification_id,
-            [
-                R.status.set(SENT), R.pending.remove(), R.lease_until.remove(), R.error.remove(),
-                R.provider.set(receipt.provider), R.provider_message_id.set(receipt.message_id),
-                R.sent_at.set(now), R.updated_at.set(now),
-            ],
-            R.status == PENDING,
-        ) is not None
+        return self._write(notification_id, self._sent_actions(receipt, now), R.status == PENDING)
 
     def mark_failed(self, notification_id: str, error: str, now: str) -> bool:
         R = NotificationRecord
-        return self._update(
+        return self._write(
             notification_id,
             [R.status.set(FAILED), R.pending.remove(), R.lease_until.remove(), R.error.set(error),
              R.updated_at.set(now)],
             R.status == PENDING,
-        ) is not None
+        )
 
     def release(self, notification_id: str, error: str, now: str) -> bool:
         """After a transient failure: frees the lease and keeps the error; the record stays PENDING."""
         R = NotificationRecord
-        return self._update(
-            notification_id,
-            [R.lease_until.remove(), R.error.set(error), R.updated_at.set(now)],
-            R.status == PENDING,
-        ) is not None
+        return self._write(
+            notification_id, [R.lease_until.remove(), R.error.set(error), R.updated_at.set(now)], R.status == PENDING
+        )
 
     def reset_failed(self, notification_id: str, now: str) -> bool:
         """FAILED -> PENDING, for a redriven message (attempts and the last error are kept)."""
         R = NotificationRecord
-        return self._update(
-            notification_id,
-            [R.status.set(PENDING), R.pending.set(PENDING), R.updated_at.set(now)],
+        return self._write(
+            notification_id, [R.status.set(PENDING), R.pending.set(PENDING), R.updated_at.set(now)],
             R.status == FAILED,
-        ) is not None
+        )
 
     def touch(self, notification_id: str, seen_updated_at: str, now: str) -> bool:
         """Marks a PENDING record as just re-enqueued, unless it changed since the sweeper read it."""
         R = NotificationRecord
-        return self._update(
+        return self._write(
             notification_id, [R.updated_at.set(now)], (R.status == PENDING) & (R.updated_at == seen_updated_at)
-        ) is not None
+        )
 
     def stale_pending(self, cutoff: str, limit: int = 500) -> list[Notification]:
         """PENDING records created and last touched before `cutoff` (oldest first)."""
@@ -213,6 +298,12 @@ class InMemoryNotificationRepository:
         if current is None:
             return MISSING, None
         return (BUSY if current.status == PENDING else FINISHED), current
+
+    def begin_attempts(self, ids: list[str], now: str, lease_until: str) -> dict[str, tuple[str, Notification | None]]:
+        return {nid: self.begin_attempt(nid, now, lease_until) for nid in ids}
+
+    def mark_sent_many(self, receipts: dict[str, Receipt], now: str) -> set[str]:
+        return {nid for nid, receipt in receipts.items() if self.mark_sent(nid, receipt, now)}
 
     def mark_sent(self, notification_id: str, receipt: Receipt, now: str) -> bool:
         return self._change(
