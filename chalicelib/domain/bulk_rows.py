@@ -60,6 +60,8 @@ def _media_type(content_type: str) -> tuple[str, Message]:
 
 def read_upload(body: bytes, content_type: str) -> tuple[str, bytes]:
     """(CSV or JSON, the file's bytes) from a multipart form's `file` field or a raw body."""
+    if not body:
+        raise _bad_file("the request has no file", code="empty_file")
     media, header = _media_type(content_type)
     if media == "multipart/form-data":
         if len(body) > MAX_BYTES + MULTIPART_OVERHEAD:
