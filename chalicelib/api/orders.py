@@ -47,9 +47,11 @@ class PlaceOrderIn(BaseModel):
     @classmethod
     def each_product_once(cls, items: list[OrderItemIn]) -> list[OrderItemIn]:
         seen: set[str] = set()
-        twice = [i.product_id for i in items if i.product_id in seen or seen.add(i.product_id)]
+        twice: set[str] = set()
+        for item in items:
+            (twice if item.product_id in seen else seen).add(item.product_id)
         if twice:
-            raise ValueError(f"each product may appear only once; repeated: {', '.join(sorted(set(twice)))}")
+            raise ValueError(f"each product may appear only once; repeated: {', '.join(sorted(twice))}")
         return items
 
 
