@@ -57,7 +57,12 @@ class OrdersByTime(GlobalSecondaryIndex):
 
 
 class OrderCounterRecord(Model):
-    """Shares the orders table; its id never collides with an order id (which has no '#')."""
+    """Shares the orders table; its id never collides with an order id (which has no '#').
+
+    `value` is the highest order number handed out so far: each API process reserves a block of
+    numbers with one `ADD value :block` (see order_repository.NUMBER_BLOCK), so numbers are unique
+    but may have gaps. The item has no `kind`, so no order index ever lists it.
+    """
 
     class Meta:
         pass
