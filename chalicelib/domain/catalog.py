@@ -431,19 +431,29 @@ class WriteRefused(Exception):
 
 
 def write_delta(writes: Iterable[ProductWrite], categories: dict[str, Category]) -> AggregateDelta:
-    """The aggregate change of a batch of writes; `categories` holds every category they name."""
+    """The aggregate change of a batch of writes; `categories` holds the categories they name.
+
+    A category missing from `categories` counts nothing (a product seeded outside the catalog's rules,
+    in a category that does not exist, has no aggregates to keep).
+    """
     delta = AggregateDelta()
+
+    def count(category_id: str, price_cents: int, sign: int) -> None:
+        if category_id in categories:
+            delta.add_product(categories[category_id], price_cents, sign)
+
     for write in writes:
         if isinstance(write, CreateProduct):
-            delta.add_product(categories[write.product.category_id], write.product.price_cents)
+            count(write.product.category_id, write.product.price_cents, +1)
         elif isinstance(write, DeleteProduct):
-            delta.add_product(categories[write.product.category_id], write.product.price_cents, -1)
+            count(write.product.category_id, write.product.price_cents, -1)
         else:
             before, after = write.before, write.after
             if (before.category_id, before.price_cents) != (after.category_id, after.price_cents):
-                delta.add_product(categories[before.category_id], before.price_cents, -1)
-                delta.add_product(categories[after.category_id], after.price_cents, +1)
+                count(before.category_id, before.price_cents, -1)
+                count(after.category_id, after.price_cents, +1)
     return delta
+
 
 NAME_TAKEN = "name_taken"  # a sibling category has this name
 NOT_EMPTY = "not_empty"  # the category still has products or subcategories

@@ -217,3 +217,21 @@ def test_a_concurrent_price_change_is_retried_not_miscounted(repo):
     repo.write = interfering
     assert service.update_product(p.id, {"price_cents": 5000}).price_cents == 5000
     assert service.average_price(c.id) == brute_force(repo, c.id)
+
+
+def test_products_seeded_in_a_missing_category_can_still_be_edited_and_deleted(repo):
+    """Other areas' tests write products straight into the table, naming no real category."""
+    from chalicelib.domain import catalog as rules
+
+    seeded = rules.new_product("Seeded", 1000, None, 5, "c-nowhere", "t")
+    repo.products[seeded.id] = seeded
+    repo.paths[seeded.id] = "/c-nowhere/"
+    assert service.update_product(seeded.id, {"price_cents": 2000}).price_cents == 2000
+    home = service.create_category("Home", None)
+    moved = service.update_product(seeded.id, {"category_id": home.id})
+    assert moved.category_id == home.id
+    assert service.average_price(home.id)["average_price"] == "20.00"
+    other = rules.new_product("Other", 1000, None, 5, "c-nowhere", "t")
+    repo.products[other.id], repo.paths[other.id] = other, "/c-nowhere/"
+    service.delete_product(other.id)
+    assert other.id not in repo.products
