@@ -214,7 +214,7 @@ def update_product(product_id: str, changes: dict) -> Product:
         categories = {}
         if moved or after.price_cents != before.price_cents:
             categories = repo.get_categories({before.category_id, after.category_id})
-            if after.category_id not in categories:
+            if moved and after.category_id not in categories:
                 raise _invalid("category_id", "no such category")
         path = categories[after.category_id].path if moved else ""
         write = UpdateProduct(before, after, fields, path)
