@@ -205,6 +205,7 @@ def main() -> int:
     args = parser.parse_args()
     reps, mix_seconds = (10, 3.0) if args.quick else (30, 10.0)
     started = time.time()
+    load_at_start = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
     patched = run(True, reps, time_box=30.0, mix_seconds=mix_seconds)
     unpatched = run(False, reps, time_box=6.0, mix_seconds=3.0)
 
@@ -227,6 +228,7 @@ def main() -> int:
     ratio = largest / empty
     lines.append("")
     lines.append(f"patched: 20,000-item / empty-table latency ratio = {ratio:.2f} (target <= 2)")
+    lines.append(f"load average at start: {load_at_start} on {os.cpu_count()} CPUs")
     print("\n".join(lines))
 
     os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
@@ -236,6 +238,7 @@ def main() -> int:
                 "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "python": platform.python_version(),
                 "cpus": os.cpu_count(),
+                "load_average_at_start": load_at_start,
                 "duration_s": round(time.time() - started, 1),
                 "patched": patched,
                 "unpatched": unpatched,
