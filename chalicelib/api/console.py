@@ -7,7 +7,6 @@ Registered WITHOUT the /api/v1 prefix. Only the files listed in ASSETS are serve
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 from chalice import Blueprint, Response
@@ -39,8 +38,8 @@ SECURITY_HEADERS = {
 }
 
 
-@functools.cache
 def _read(name: str) -> str:
+    # Read on each request (a few kB, microseconds): an edited file shows on the next reload of `make run`.
     return (CONSOLE_DIR / name).read_text(encoding="utf-8")
 
 

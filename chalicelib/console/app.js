@@ -39,10 +39,12 @@
     const date = new Date(iso);
     return Number.isNaN(date.getTime()) ? iso : date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
   };
+  const plural = (count, word) => `${count} ${word}${count === 1 ? "" : "s"}`;
   const fmtMoney = (value) => (value === null || value === undefined || value === "" ? "—" : String(value));
   const badge = (text, kind) => h("span", { class: `badge ${kind || text}` }, text);
-  const cell = (label, ...children) => h("td", { "data-label": label }, ...children);
-  const numCell = (label, ...children) => h("td", { "data-label": label, class: "num" }, ...children);
+  // One wrapper per cell: on a phone each cell is a two-column grid of its label and its content.
+  const cell = (label, ...children) => h("td", { "data-label": label }, h("div", {}, ...children));
+  const numCell = (label, ...children) => h("td", { "data-label": label, class: "num" }, h("div", {}, ...children));
 
   function table(headers, rows, caption) {
     return h("div", { class: "table-wrap" },
@@ -385,7 +387,7 @@
       numCell("Total", fmtMoney(order.total_price)),
       cell("Placed", fmtTime(order.created_at)),
       cell("Details", h("details", {},
-        h("summary", {}, `${order.items.length} item${order.items.length === 1 ? "" : "s"}, ${(order.history || []).length} events`),
+        h("summary", {}, `${plural(order.items.length, "item")}, ${plural((order.history || []).length, "event")}`),
         itemsTable(order, null),
         h("ol", { class: "history", "aria-label": "History" }, (order.history || []).map((entry) =>
           h("li", {}, badge(entry.status), ` ${fmtTime(entry.at)} by ${customerLabel(entry.by)}`))),
