@@ -32,8 +32,9 @@ token: install
 	@$(PY) -m chalicelib.auth.dev_issuer "$(EMAIL)"
 
 ## make reset: forget the local stack's saved data
+EKIOSK_DATA_DIR ?= .data
 reset:
-	rm -rf .data
+	rm -rf "$(EKIOSK_DATA_DIR)"
 
 ## make bench: run every bench/ script and write the figures table
 bench: install
