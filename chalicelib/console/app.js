@@ -325,7 +325,9 @@
           return `${item.name}: stock ${product ? product.stock : "—"}, available ${product ? product.available : "—"}`;
         });
         card.querySelector(".badge").replaceWith(badge(status));
-        card.querySelector(".actions").replaceWith(h("p", { class: "notice done" }, `Order #${order.number} ${verb}.`));
+        const done = h("p", { class: "notice done", tabindex: "-1" }, `Order #${order.number} ${verb}.`);
+        card.querySelector(".actions").replaceWith(done);
+        done.focus(); // the pressed button is gone: keep keyboard focus on this card
         feedback.replaceChildren(h("ul", { class: "stock-after", "aria-label": "Stock now" }, stock.map((s) => h("li", {}, s))));
         announce(`Order #${order.number} ${verb}. Stock now: ${stock.join("; ")}`);
       } catch (error) {
@@ -940,7 +942,7 @@
       if (!value) return;
       sessionStorage.setItem(TOKEN_KEY, value);
       $("token-input").value = "";
-      start();
+      start().then(() => { if (state.staff) $("view-title").focus(); }); // the form is gone: focus moves on
     });
     for (const id of ["sign-out", "forbidden-sign-out"]) $(id).addEventListener("click", () => signOut());
     $("oidc-link").addEventListener("click", async (event) => {

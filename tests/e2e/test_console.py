@@ -140,6 +140,7 @@ def test_sign_in_with_a_pasted_token_then_approve_an_order_and_see_stock_change(
     page.get_by_role("button", name="Use this token").click()
     page.get_by_role("heading", name="Pending orders").wait_for()
     wait_ready(page)
+    page.wait_for_function("() => document.activeElement.id === 'view-title'")  # focus follows the sign-in
 
     card = page.locator(f"article[data-order-id='{order['id']}']")
     text = card.inner_text()
@@ -154,6 +155,7 @@ def test_sign_in_with_a_pasted_token_then_approve_an_order_and_see_stock_change(
     card.get_by_role("button", name=f"Approve order #{order['number']}").click()
     card.locator(".done").wait_for()
     assert "approved" in card.locator(".done").inner_text()
+    assert page.evaluate("document.activeElement.classList.contains('done')")  # focus stays on the card
     assert "Desk lamp" in card.locator(".stock-after").inner_text()
     assert re.search(r"Desk lamp \w+: stock 7, available 7", card.locator(".stock-after").inner_text())
     assert _ok(shop["staff"].get(f"{stack.api}/orders/{order['id']}"))["status"] == "COMPLETED"
