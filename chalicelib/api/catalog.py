@@ -29,6 +29,7 @@ def _models():
     query=M + "CategoryQuery",
     description="Every category (no `parent_id`), the top level (`parent_id=root`) or one category's children, "
                 "by name. An unknown `parent_id` is a 404.",
+    responses={404: "`not_found`: no category has this `parent_id`."},
 )
 def list_categories(caller):
     from chalicelib.services import catalog
@@ -139,6 +140,7 @@ def price_history(caller, category_id):
     query=M + "ProductQuery",
     description="Every product, or one category's (by name; with `include_descendants=true` also those of every "
                 "category below it).",
+    responses={404: "`not_found`: no category has this `category_id`."},
 )
 def list_products(caller):
     from chalicelib.services import catalog
@@ -229,10 +231,7 @@ BULK_DOC = {
     "responses": {
         200: M + "BulkUploadResult",
         207: M + "BulkUploadResult",
-        400: "A bad file (`unsupported_file_type`, `invalid_encoding`, `invalid_csv`, `invalid_json`, "
-             "`invalid_multipart`, `missing_file`, `empty_file`, `missing_columns`), or no row applied "
-             "(`no_rows_applied`): then the body also has `products_created`, `products_updated` and `errors` "
-             "next to `error`, as in the other answers.",
+        400: M + "BulkUploadError",
         413: "`file_too_large` (over 10 MB) or `too_many_rows` (over 50,000).",
     },
 }
