@@ -268,17 +268,17 @@
     },
   };
 
-  function stockCell(item, product) {
+  function stockCell(item, product, judged = true) {
     if (!product) return { covered: false, node: badge("product deleted", "bad") };
     const covered = Number(product.stock) >= Number(item.quantity);
     return {
       covered,
-      node: h("span", {}, badge(covered ? "covered" : "short", covered ? "ok" : "bad"),
-        ` stock ${product.stock}, available ${product.available}`),
+      node: h("span", {}, judged ? [badge(covered ? "covered" : "short", covered ? "ok" : "bad"), " "] : null,
+        `stock ${product.stock}, available ${product.available}`),
     };
   }
 
-  function itemsTable(order, products) {
+  function itemsTable(order, products, judged = true) {
     return h("div", { class: "table-wrap" }, h("table", { class: "items" },
       h("thead", {}, h("tr", {},
         h("th", { scope: "col" }, "Item"), h("th", { scope: "col", class: "num" }, "Qty"),
@@ -289,7 +289,7 @@
         h("td", { class: "num" }, item.quantity),
         h("td", { class: "num" }, fmtMoney(item.price_at_time_of_order)),
         h("td", { class: "num" }, fmtMoney(item.line_total)),
-        products ? h("td", { class: "stock" }, stockCell(item, products.get(item.product_id)).node) : null)))));
+        products ? h("td", { class: "stock" }, stockCell(item, products.get(item.product_id), judged).node) : null)))));
   }
 
   function pendingCard(order, products) {
@@ -298,48 +298,55 @@
     const covered = order.items.every((item) => stockCell(item, products.get(item.product_id)).covered);
     const names = new Map(order.items.map((item) => [item.product_id, item.name]));
     const feedback = h("div", { class: "feedback" });
-    const approve = h("button", { type: "button", class: "ok" }, "Approve");
-    const cancel = h("button", { type: "button", class: "danger" }, "Cancel order");
-    approve.setAttribute("aria-label", `Approve order #${order.number}`);
-    cancel.setAttribute("aria-label", `Cancel order #${order.number}`);
+    const approve = h("button", { type: "button", class: "ok", "aria-label": `Approve order #${order.number}` }, "Approve");
+    const cancel = h("button", { type: "button", class: "danger", "aria-label": `Cancel order #${order.number}` }, "Cancel order");
+    let statusBadge = badge(order.status);
+    const coverBadge = badge(covered ? "stock covers it" : "stock short", covered ? "ok" : "bad");
+    const items = itemsTable(order, products);
     const card = h("article", { class: "card order", "data-order-id": order.id, "aria-label": `Order #${order.number}` },
-      h("h3", {}, `Order #${order.number}`, badge(order.status),
-        badge(covered ? "stock covers it" : "stock short", covered ? "ok" : "bad")),
+      h("h3", {}, `Order #${order.number}`, statusBadge, coverBadge),
       h("dl", {},
         h("dt", {}, "Customer"), h("dd", { class: "customer-email" }, customer ? customer.email : order.customer_id),
         h("dt", {}, "Phone"), h("dd", { class: "customer-phone" }, (customer && customer.phone_number) || "—"),
         h("dt", {}, "Placed"), h("dd", {}, fmtTime(order.created_at)),
         h("dt", {}, "Order id"), h("dd", {}, h("code", {}, order.id))),
-      itemsTable(order, products),
+      items,
       h("p", { class: "total" }, `Total ${fmtMoney(order.total_price)}`),
       h("div", { class: "actions" }, approve, cancel),
       feedback);
+    // Once decided, the card shows the order's status and the stock as it is now.
+    const decided = async (status) => {
+      const fresh = badge(status);
+      statusBadge.replaceWith(fresh);
+      statusBadge = fresh;
+      coverBadge.hidden = true;
+      card.querySelector(".actions").hidden = true;
+      const after = await productsById(order.items.map((item) => item.product_id));
+      items.replaceWith(itemsTable(order, after, false));
+      return order.items.map((item) => {
+        const product = after.get(item.product_id);
+        return `${item.name}: stock ${product ? product.stock : "—"}, available ${product ? product.available : "—"}`;
+      });
+    };
     const act = async (status, verb) => {
       approve.disabled = cancel.disabled = true;
       feedback.replaceChildren();
       try {
         await api("PATCH", `orders/${encodeURIComponent(order.id)}`, { json: { status } });
-        const after = await productsById(order.items.map((item) => item.product_id));
-        const stock = order.items.map((item) => {
-          const product = after.get(item.product_id);
-          return `${item.name}: stock ${product ? product.stock : "—"}, available ${product ? product.available : "—"}`;
-        });
-        card.querySelector(".badge").replaceWith(badge(status));
+        const stock = await decided(status);
         const done = h("p", { class: "notice done", tabindex: "-1" }, `Order #${order.number} ${verb}.`);
-        card.querySelector(".actions").replaceWith(done);
+        feedback.replaceChildren(done);
         done.focus(); // the pressed button is gone: keep keyboard focus on this card
-        feedback.replaceChildren(h("ul", { class: "stock-after", "aria-label": "Stock now" }, stock.map((s) => h("li", {}, s))));
         announce(`Order #${order.number} ${verb}. Stock now: ${stock.join("; ")}`);
       } catch (error) {
         if (fatal(error)) return;
         feedback.replaceChildren(errorBox(error, names));
         approve.disabled = cancel.disabled = false;
         if (error.status === 409) {
-          // Decided elsewhere meanwhile? Show the order's status now; only a PENDING order keeps its buttons.
+          // Decided elsewhere meanwhile? Then show it as it is; only a PENDING order keeps its buttons.
           try {
             const now = (await api("GET", `orders/${encodeURIComponent(order.id)}`)).data;
-            card.querySelector(".badge").replaceWith(badge(now.status));
-            if (now.status !== "PENDING") card.querySelector(".actions").hidden = true;
+            if (now.status !== "PENDING") await decided(now.status);
           } catch (lookup) {
             fatal(lookup);
           }

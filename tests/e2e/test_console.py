@@ -156,8 +156,11 @@ def test_sign_in_with_a_pasted_token_then_approve_an_order_and_see_stock_change(
     card.locator(".done").wait_for()
     assert "approved" in card.locator(".done").inner_text()
     assert page.evaluate("document.activeElement.classList.contains('done')")  # focus stays on the card
-    assert "Desk lamp" in card.locator(".stock-after").inner_text()
-    assert re.search(r"Desk lamp \w+: stock 7, available 7", card.locator(".stock-after").inner_text())
+    assert "stock 7, available 7" in card.locator("tr", has_text="Desk lamp").inner_text()  # the stock now
+    assert "stock 4, available 4" in card.locator("tr", has_text="Bulb").inner_text()
+    assert card.locator(".badge.COMPLETED").is_visible() and card.get_by_role("button").count() == 0
+    status = page.get_by_role("status").inner_text()
+    assert re.search(r"Order #\d+ approved\. Stock now: Desk lamp \w+: stock 7", status)
     assert _ok(shop["staff"].get(f"{stack.api}/orders/{order['id']}"))["status"] == "COMPLETED"
     assert product_now(stack, shop, "lamp")["stock"] == 7
 
