@@ -8,6 +8,7 @@ a DomainError before anything is written; problems with a single row become that
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections.abc import Iterator
@@ -212,7 +213,7 @@ def _json_rows(text: str) -> RawRows:
 # --- checking one row
 
 
-@dataclass
+@dataclass(eq=True)
 class RowInput:
     row: int
     name: str
@@ -221,11 +222,11 @@ class RowInput:
     stock: int
     path: tuple[str, ...]
 
-    @property
+    @functools.cached_property
     def name_key(self) -> str:
         return rules.name_key(self.name)
 
-    @property
+    @functools.cached_property
     def path_key(self) -> tuple[str, ...]:
         return tuple(rules.name_key(segment) for segment in self.path)
 
