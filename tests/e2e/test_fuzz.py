@@ -6,7 +6,7 @@ Every response must: not be a 5xx, have a documented status code, content type a
 documented schema; invalid input must be rejected with a 4xx. Some examples reuse ids of real resources
 (seeded below) so the answers are not only 404s.
 
-The example counts are bounded (FUZZ_EXAMPLES, default 8 per operation, role and mode) and the generation
+The example counts are bounded (FUZZ_EXAMPLES, default 6 per operation, role and mode) and the generation
 is derandomized, so the run is repeatable and stays around a minute.
 """
 
@@ -34,7 +34,7 @@ from tests.support.oidc import FakeProvider, make_key
 from tests.support.ports import free_port
 from tests.support.stack import STAFF_EMAIL, launch, stop
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
 CUSTOMER_EMAIL = "fuzz-customer@ekiosk.test"
 CHECKS = [
     not_a_server_error,
