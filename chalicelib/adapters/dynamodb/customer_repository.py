@@ -33,6 +33,7 @@ class LoginState:
     code_verifier: str
     redirect_uri: str
     expires_at: int
+    next: str | None = None  # the fixed hand-over target ("console"), or None for the JSON answer
 
 
 def _to_domain(record: CustomerRecord) -> Customer:
@@ -94,6 +95,7 @@ class DynamoCustomerRepository:
             code_verifier=state.code_verifier,
             redirect_uri=state.redirect_uri,
             expires_at=state.expires_at,
+            next=state.next,
         ).save(condition=LoginStateRecord.id.does_not_exist())
 
     def take_login_state(self, key: str) -> LoginState | None:
@@ -108,7 +110,9 @@ class DynamoCustomerRepository:
             if error.cause_response_code == CONDITION_FAILED:
                 return None  # another request took it between our read and our delete
             raise
-        return LoginState(key, record.nonce, record.code_verifier, record.redirect_uri, int(record.expires_at))
+        return LoginState(
+            key, record.nonce, record.code_verifier, record.redirect_uri, int(record.expires_at), record.next
+        )
 
 
 class InMemoryCustomerRepository:

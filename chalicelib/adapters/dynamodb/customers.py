@@ -36,6 +36,7 @@ class LoginStateRecord(Model):
     code_verifier = UnicodeAttribute()
     redirect_uri = UnicodeAttribute()
     expires_at = NumberAttribute()
+    next = UnicodeAttribute(null=True)  # where the callback hands the token over ("console"), else None
 
 
 @table("customers")
