@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.api.responses import json_response
-from chalicelib.api.routing import endpoint
+from chalicelib.api.routing import API_PREFIX, endpoint
 from chalicelib.domain.errors import InvalidInput
 
 bp = Blueprint(__name__)
@@ -77,6 +77,18 @@ def patch_update_profile(caller):
     return _update_me(caller)
 
 
+def _api_root(request) -> str:
+    """This API's origin and any stage prefix (the part before /api/v1), as the client reached it."""
+    headers = request.headers or {}
+    host = headers.get("x-forwarded-host") or headers.get("host") or "localhost"
+    local = host.split(":")[0] in ("127.0.0.1", "localhost")
+    scheme = headers.get("x-forwarded-proto") or ("http" if local else "https")
+    path = (request.context or {}).get("path") or API_PREFIX + "/oidc/authenticate"
+    marker = API_PREFIX + "/oidc/"
+    prefix = path[: path.rindex(marker)] if marker in path else ""
+    return f"{scheme.split(',')[0].strip()}://{host.split(',')[0].strip()}{prefix}"
+
+
 def _callback_uri(request) -> str:
     """OIDC_REDIRECT_URI, or this API's own callback as the client reached it."""
     from chalicelib.bootstrap import services
@@ -84,13 +96,7 @@ def _callback_uri(request) -> str:
     configured = services().settings.oidc_redirect_uri
     if configured:
         return configured
-    headers = request.headers or {}
-    host = headers.get("x-forwarded-host") or headers.get("host") or "localhost"
-    local = host.split(":")[0] in ("127.0.0.1", "localhost")
-    scheme = headers.get("x-forwarded-proto") or ("http" if local else "https")
-    path = (request.context or {}).get("path") or "/api/v1/oidc/authenticate"
-    base = path[: path.rindex("/oidc/")] if "/oidc/" in path else "/api/v1"
-    return f"{scheme.split(',')[0].strip()}://{host.split(',')[0].strip()}{base}/oidc/callback"
+    return _api_root(request) + API_PREFIX + "/oidc/callback"
 
 
 @endpoint(
@@ -98,7 +104,10 @@ def _callback_uri(request) -> str:
     summary="Start signing in (redirects to the provider)",
     description="302 to the provider's authorization endpoint (from its discovery document, or Google's): "
     "authorization code flow with `state` (single use, valid 10 minutes), `nonce` and PKCE S256. The "
-    "provider sends the browser back to `/oidc/callback`.",
+    "provider sends the browser back to `/oidc/callback`. With `next=console` (the staff console's link) the "
+    "callback hands the token to `/console` instead of answering JSON; any other `next` → 400 `invalid_next`.",
+    query=[{"name": "next", "schema": {"type": "string", "enum": ["console"]},
+            "description": "`console`: after sign-in, redirect to `/console#token=<id_token>`."}],
     response=f"{SCHEMAS}:LoginStart",
     response_headers={"Location": "The provider's authorization URL."},
     responses={502: "The provider's discovery document could not be read.",
@@ -109,7 +118,8 @@ def oidc_authenticate():
     from chalicelib.bootstrap import services
 
     request = bp.current_request
-    url = oidc_flow.start(services().settings, _callback_uri(request), services().customers)
+    next_target = (request.query_params or {}).get("next")
+    url = oidc_flow.start(services().settings, _callback_uri(request), services().customers, next_target=next_target)
     return Response(
         body={"authorization_url": url},
         status_code=302,
@@ -122,11 +132,15 @@ def oidc_authenticate():
     summary="Finish signing in (the provider's redirect)",
     description="Checks `state`, exchanges `code` at the provider's token endpoint, verifies the ID token "
     "(and its nonce), creates or updates the customer. Use `id_token` as the Bearer token; `next` is the "
-    "profile route while the phone number is missing. Bad, reused or expired state → 400 `invalid_state`.",
+    "profile route while the phone number is missing. Bad, reused or expired state → 400 `invalid_state`. "
+    "A sign-in started with `next=console` is answered with a 302 to `/console#token=<id_token>` instead.",
     query=[{"name": "code", "schema": {"type": "string"}}, {"name": "state", "schema": {"type": "string"}},
            {"name": "error", "schema": {"type": "string"}, "description": "Set by the provider on failure."}],
     response=f"{SCHEMAS}:LoginResult",
-    responses={401: "The provider's ID token was refused (`invalid_id_token`).",
+    responses={302: {"description": "Sign-in started with `next=console`: the token is handed to the console.",
+                     "headers": {"Location": {"description": "`<base>/console#token=<id_token>`.",
+                                              "schema": {"type": "string"}}}},
+               401: "The provider's ID token was refused (`invalid_id_token`).",
                502: "The provider did not answer in time.",
                503: "OIDC_AUDIENCE is not set (locally, use `make token`)."},
 )
@@ -139,5 +153,10 @@ def oidc_callback():
     params = dict(bp.current_request.query_params or {})
     result = oidc_flow.finish(services().settings, params, services().customers, get_verifier())
     customer = customers.sign_in(identity_of(result["claims"]))
+    if result["hand_over"]:
+        location = oidc_flow.hand_over_location(
+            result["hand_over"], result["redirect_uri"], _api_root(bp.current_request), result["id_token"]
+        )
+        return Response(body="", status_code=302, headers={"Location": location, **NO_STORE})
     body = oidc_flow.sign_in_response(result["id_token"], result["claims"], customer.profile_complete)
     return json_response(body, headers=NO_STORE)

@@ -7,6 +7,9 @@ its callback.
 - PKCE S256: the provider gets the challenge, the token endpoint the verifier.
 - Endpoints come from the issuer's discovery document (cached), or Google's when it cannot be read.
 - The token endpoint is called with the client secret (when one is set) and a timeout.
+- `next=console` (the only hand-over target; anything else is a 400 `invalid_next`, so never an open redirect)
+  is kept with the state; the callback then sends the browser to `<base>/console#token=<id_token>`, where
+  `<base>` comes from the stored callback URL (the one the provider accepted), instead of answering JSON.
 """
 
 from __future__ import annotations
@@ -37,6 +40,11 @@ TOKEN_TIMEOUT = 10
 MAX_RESPONSE_BYTES = 1024 * 1024
 MAX_PARAMETER_LENGTH = 2048
 PROFILE_ROUTE = "/api/v1/me"
+API_PREFIX = "/api/v1"
+CALLBACK_PATH = API_PREFIX + "/oidc/callback"
+CONSOLE = "console"
+# Hand-over targets: a fixed name -> the path (under the API's origin and stage prefix) the token goes to.
+NEXT_TARGETS = {CONSOLE: "/console"}
 
 GOOGLE_ENDPOINTS = {
     "authorization_endpoint": "https://accounts.google.com/o/oauth2/v2/auth",
@@ -139,10 +147,30 @@ def _client_id(settings: Settings) -> str:
     return settings.oidc_audience
 
 
-def start(settings: Settings, redirect_uri: str, repo, discovery: DiscoveryCache | None = None) -> str:
-    """Stores a fresh state and returns the provider's authorization URL to redirect to."""
+def checked_next(value: str | None) -> str | None:
+    """`next` of /oidc/authenticate: absent → None; else exactly one of NEXT_TARGETS' names, or a 400."""
+    if value is None:
+        return None
+    if value not in NEXT_TARGETS:
+        raise InvalidInput(
+            "next must be one of: " + ", ".join(sorted(NEXT_TARGETS)),
+            details={"next": [f"must be one of: {', '.join(sorted(NEXT_TARGETS))}"]},
+            code="invalid_next",
+        )
+    return value
+
+
+def start(
+    settings: Settings,
+    redirect_uri: str,
+    repo,
+    discovery: DiscoveryCache | None = None,
+    next_target: str | None = None,
+) -> str:
+    """Stores a fresh state (with the hand-over target `next_target`, checked) and returns the provider's URL."""
     from chalicelib.adapters.dynamodb.customer_repository import LoginState
 
+    next_target = checked_next(next_target)
     client_id = _client_id(settings)
     provider = (discovery or _discovery).provider(login_issuer(settings))
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(64)
@@ -153,6 +181,7 @@ def start(settings: Settings, redirect_uri: str, repo, discovery: DiscoveryCache
             code_verifier=verifier,
             redirect_uri=redirect_uri,
             expires_at=int(time.time()) + STATE_TTL,
+            next=next_target,
         )
     )
     parameters = {
@@ -219,7 +248,8 @@ def _parameter(params: dict, name: str) -> str | None:
 
 
 def finish(settings: Settings, params: dict, repo, verifier, discovery: DiscoveryCache | None = None) -> dict:
-    """Handles the provider's redirect back (`code`, `state`); returns the verified claims and the ID token.
+    """Handles the provider's redirect back (`code`, `state`); returns the verified claims, the ID token, and
+    the login's hand-over target (`hand_over`: "console" or None) and `redirect_uri`.
 
     Bad, reused or expired state → 400 `invalid_state`; a provider error → 400 `provider_error`.
     """
@@ -265,7 +295,29 @@ def finish(settings: Settings, params: dict, repo, verifier, discovery: Discover
     except Unauthenticated as error:
         message = f"the provider's ID token was refused: {error.message}"
         raise Unauthenticated(message, code="invalid_id_token") from None
-    return {"claims": claims, "id_token": answer["id_token"]}
+    return {
+        "claims": claims,
+        "id_token": answer["id_token"],
+        "hand_over": login.next,
+        "redirect_uri": login.redirect_uri,
+    }
+
+
+def hand_over_location(next_target: str, redirect_uri: str, fallback_root: str, id_token: str) -> str:
+    """Where the callback sends the browser for a hand-over: `<base><target path>#token=<id_token>`.
+
+    `<base>` (origin and any stage prefix) is the callback URL of this login with `/api/v1/oidc/callback`
+    cut off: a URL the provider accepted for this client, never one taken from the request. Only when a
+    configured OIDC_REDIRECT_URI does not end that way is `fallback_root` (derived from the request the way
+    the default callback URL is) used. The token travels in the fragment: browsers never send it to a server.
+    """
+    path = NEXT_TARGETS[next_target]
+    parts = urllib.parse.urlsplit(redirect_uri)
+    if _is_http_url(redirect_uri) and parts.path.endswith(CALLBACK_PATH):
+        root = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path[: -len(CALLBACK_PATH)], "", ""))
+    else:
+        root = fallback_root
+    return root.rstrip("/") + path + "#" + urllib.parse.urlencode({"token": id_token})
 
 
 def sign_in_response(id_token: str, claims: dict, profile_complete: bool) -> dict:

@@ -255,3 +255,25 @@ def test_a_state_from_another_login_cannot_carry_this_code(oidc_stack, provider)
     response = requests.get(oidc_stack.api + "/oidc/callback?" + mixed, timeout=10)
     assert response.status_code == 400  # the provider refuses: PKCE verifier of the other login
     assert response.json()["error"]["code"] == "code_exchange_failed"
+
+
+def test_a_console_sign_in_lands_on_the_console_with_the_token_in_the_fragment(oidc_stack, provider):
+    refused = requests.get(oidc_stack.api + "/oidc/authenticate", params={"next": "https://evil.example.test/"},
+                           allow_redirects=False, timeout=10)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "invalid_next")
+    assert "Location" not in refused.headers
+
+    provider.state.user = LoginUser(email("console"))
+    started = requests.get(oidc_stack.api + "/oidc/authenticate?next=console", allow_redirects=False, timeout=10)
+    assert started.status_code == 302
+    callback = provider_login(started.headers["Location"])
+    handed = requests.get(callback, allow_redirects=False, timeout=20)
+    assert (handed.status_code, handed.headers["Cache-Control"]) == (302, "no-store")
+    page, _, fragment = handed.headers["Location"].partition("#")
+    assert page == oidc_stack.base_url + "/console"
+    token = dict(urllib.parse.parse_qsl(fragment))["token"]
+    assert get_me(oidc_stack, token).json()["email"] == provider.state.user.email
+    assert requests.get(page, timeout=10).status_code == 200  # the console page is really there
+
+    replay = requests.get(callback, allow_redirects=False, timeout=10)
+    assert (replay.status_code, replay.json()["error"]["code"]) == (400, "invalid_state")

@@ -370,3 +370,54 @@ def test_the_redirect_uri_defaults_to_our_own_callback(env, provider):
                                   ).headers["location"]
     params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
     assert params["redirect_uri"] == "https://shop.example.test/api/v1/oidc/callback"
+
+
+# The hand-over to the staff console (`next=console`) ------------------------------------------------------
+
+
+def token_from_fragment(location):
+    url = urllib.parse.urlsplit(location)
+    return f"{url.scheme}://{url.netloc}{url.path}", dict(urllib.parse.parse_qsl(url.fragment))
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_console_sign_in_hands_the_token_to_the_console_once(env, provider, method):
+    provider.state.user = LoginUser("console@example.test", name="Connie")
+    reply = env.client.request(method, "/api/v1/oidc/authenticate?next=console")
+    assert (reply.status, reply.headers["cache-control"]) == (302, "no-store")
+    assert [state.next for state in env.repo.login_states.values()] == ["console"]
+    callback = login(env, provider, reply.headers["location"])
+    handed = env.client.get(callback)
+    assert (handed.status, handed.headers["cache-control"]) == (302, "no-store")
+    page, fragment = token_from_fragment(handed.headers["location"])
+    assert page == "http://127.0.0.1:8000/console" and set(fragment) == {"token"}
+    assert b"eyJ" not in handed.body  # the token is in the fragment only
+    profile = env.client.as_user(fragment["token"]).get("/api/v1/me").json()
+    assert (profile["email"], profile["id"]) == ("console@example.test", provider.state.user.sub)
+    replay = env.client.get(callback)
+    assert (replay.status, error_code(replay)) == (400, "invalid_state")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "https://evil.example.test/", "//evil.example.test", "/console", "Console", "console ", "me", "x" * 5000],
+)
+def test_any_other_next_is_a_400_before_any_state_is_stored(env, provider, value):
+    reply = env.client.get("/api/v1/oidc/authenticate?" + urllib.parse.urlencode({"next": value}))
+    assert (reply.status, error_code(reply)) == (400, "invalid_next")
+    assert "location" not in reply.headers and env.repo.login_states == {}
+
+
+def test_without_next_the_state_remembers_nothing(env, provider):
+    authorize(env, "POST")
+    assert [state.next for state in env.repo.login_states.values()] == [None]
+
+
+def test_the_console_is_on_the_origin_of_the_default_callback(env, provider):
+    use_services(Services(load_settings({"STAGE": "local", **provider.stack_env()}), customers=env.repo))
+    headers = {"Host": "shop.example.test", "X-Forwarded-Proto": "https"}
+    location = env.client.request("GET", "/api/v1/oidc/authenticate?next=console", headers=headers).headers["location"]
+    handed = env.client.get(login(env, provider, location), headers=headers)
+    page, fragment = token_from_fragment(handed.headers["location"])
+    assert (handed.status, page) == (302, "https://shop.example.test/console")
+    assert provider.state.token_requests[-1]["redirect_uri"] == "https://shop.example.test/api/v1/oidc/callback"

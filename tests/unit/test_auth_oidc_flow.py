@@ -10,6 +10,7 @@ from chalicelib.adapters.dynamodb.customer_repository import InMemoryCustomerRep
 from chalicelib.auth import oidc_flow
 from chalicelib.auth.oidc_flow import GOOGLE_ENDPOINTS, DiscoveryCache, Provider, ProviderUnavailable
 from chalicelib.config import load_settings
+from chalicelib.domain.errors import InvalidInput
 
 
 class Fetch:
@@ -70,3 +71,30 @@ def test_start_keeps_the_query_of_the_authorization_endpoint():
     assert params["code_challenge"] == base64.urlsafe_b64encode(digest).decode().rstrip("=")
     assert 43 <= len(stored.code_verifier) <= 128
     assert stored.nonce == params["nonce"] and stored.redirect_uri == "https://shop.example.test/cb"
+
+
+def test_start_remembers_only_the_fixed_hand_over_target():
+    cache = DiscoveryCache(fetch=Fetch(DOCUMENT))
+    settings = load_settings({"OIDC_AUDIENCE": "client", "OIDC_ISSUERS": "https://id.example.test"})
+    repo = InMemoryCustomerRepository()
+    url = oidc_flow.start(settings, "https://shop.example.test/cb", repo, cache, next_target="console")
+    assert "console" not in url  # the provider never sees it
+    assert [state.next for state in repo.login_states.values()] == ["console"]
+    with pytest.raises(InvalidInput) as refused:
+        oidc_flow.start(settings, "https://shop.example.test/cb", repo, cache, next_target="https://evil.example.test")
+    assert (refused.value.status, refused.value.code) == (400, "invalid_next")
+    assert len(repo.login_states) == 1
+
+
+@pytest.mark.parametrize(
+    ("redirect_uri", "page"),
+    [
+        ("http://127.0.0.1:8000/api/v1/oidc/callback", "http://127.0.0.1:8000/console"),
+        ("https://abc.execute-api.eu-west-1.amazonaws.com/prod/api/v1/oidc/callback",
+         "https://abc.execute-api.eu-west-1.amazonaws.com/prod/console"),
+        ("https://shop.example.test/login/done", "https://fallback.example.test/stage/console"),  # not our path
+    ],
+)
+def test_the_hand_over_goes_to_the_console_beside_the_callback(redirect_uri, page):
+    location = oidc_flow.hand_over_location("console", redirect_uri, "https://fallback.example.test/stage", "a.b-_c")
+    assert location == page + "#token=a.b-_c"
