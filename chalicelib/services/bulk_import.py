@@ -25,6 +25,7 @@ from chalicelib.domain.catalog import (
     CATEGORY_MISSING,
     CHANGED,
     MISSING,
+    NAME_TAKEN,
     STOCK_BELOW_RESERVED,
     Category,
     CreateProduct,
@@ -32,7 +33,6 @@ from chalicelib.domain.catalog import (
     UpdateProduct,
     WriteRefused,
 )
-from chalicelib.domain.errors import DomainError
 
 MAX_TRANSACTION_ITEMS = 100
 MAX_ATTEMPTS = 8  # per batch, for refusals caused by concurrent writes
@@ -79,11 +79,12 @@ class PendingCategory:
     """A category path that does not exist yet: `base` is its deepest existing ancestor (None = root)."""
 
     base: Category | None
-    names: tuple[str, ...]  # the levels to create under base
+    base_key: tuple[str, ...]  # the name keys of the path down to base
+    names: tuple[str, ...]  # the levels to create under base, as the file spells them
 
     @property
     def identity(self) -> tuple:
-        return ("new", self.base.id if self.base else None, tuple(rules.name_key(n) for n in self.names))
+        return ("new", *self.base_key, *(rules.name_key(n) for n in self.names))
 
 
 @dataclass
@@ -133,67 +134,95 @@ class Importer:
     # --- categories
 
     def _resolve_paths(self, rows: list[RowInput]) -> dict[tuple, Category | PendingCategory | str]:
-        """path key -> the category, a pending one, or an error message."""
+        """path key -> the category, a pending one, or an error message.
+
+        Resolved level by level with batched reads: every distinct prefix costs one name-claim read and
+        one category read, shared by all the paths through it (two BatchGetItems per level, per 100).
+        """
+        spelled = {row.path_key: row.path for row in rows}
+        found: dict[tuple, Category | None] = {(): None}  # prefix -> category (() is the root)
+        absent: set[tuple] = set()
+        for depth in range(1, max((len(key) for key in spelled), default=0) + 1):
+            asked = sorted({key[:depth] for key in spelled if len(key) >= depth and key[:depth - 1] in found})
+            if not asked:
+                break
+            parent_ids = {prefix: (found[prefix[:-1]].id if found[prefix[:-1]] else None) for prefix in asked}
+            children = self.repo.children_named([(parent_ids[prefix], prefix[-1]) for prefix in asked])
+            for prefix in asked:
+                child = children.get((parent_ids[prefix], prefix[-1]))
+                if child is None:
+                    absent.add(prefix)
+                else:
+                    found[prefix] = self._seen(child)
         resolved: dict[tuple, Category | PendingCategory | str] = {}
-        for row in rows:
-            if row.path_key not in resolved:
-                resolved[row.path_key] = self._resolve(row.path)
+        for key, path in spelled.items():
+            if key in found:
+                resolved[key] = found[key]
+            elif len(key) == 1:
+                resolved[key] = self._anywhere(path[0])
+            else:
+                depth = max(d for d in range(len(key)) if key[:d] in found)
+                resolved[key] = PendingCategory(found[key[:depth]], key[:depth], path[depth:])
         return resolved
 
-    def _resolve(self, path: tuple[str, ...]) -> Category | PendingCategory | str:
-        if len(path) == 1:
-            top = self.repo.child_named(None, rules.name_key(path[0]))
-            if top is not None:
-                return self._seen(top)
-            anywhere = self.repo.categories_named(rules.name_key(path[0]))
-            if len(anywhere) > 1:
-                return f"{len(anywhere)} categories are named '{path[0]}': give the path, e.g. Parent/{path[0]}"
-            if anywhere:
-                return self._seen(anywhere[0])
-            return PendingCategory(None, path)
-        parent = None
-        for depth, name in enumerate(path):
-            child = self.repo.child_named(parent.id if parent else None, rules.name_key(name))
-            if child is None:
-                return PendingCategory(parent, path[depth:])
-            parent = self._seen(child)
-        return parent
+    def _anywhere(self, name: str) -> Category | PendingCategory | str:
+        """A bare name that is not a top-level category: the only category of that name, if there is one."""
+        anywhere = self.repo.categories_named(rules.name_key(name))
+        if len(anywhere) > 1:
+            return f"{len(anywhere)} categories are named '{name}': give the path, e.g. Parent/{name}"
+        if anywhere:
+            return self._seen(anywhere[0])
+        return PendingCategory(None, (), (name,))
 
     def _seen(self, category: Category) -> Category:
         self.categories[category.id] = category
         return category
 
     def _create_categories(self, plans: list[Planned]) -> list[Planned]:
-        """Creates the pending categories (parents first); rows whose category cannot be made fail."""
+        """Creates the pending categories (parents first, each once); rows whose category cannot be made fail."""
         made: dict[tuple, Category | str] = {}
         kept = []
         for plan in plans:
             if isinstance(plan.category, PendingCategory):
-                identity = plan.category.identity
-                if identity not in made:
-                    made[identity] = self._make(plan.category)
-                if isinstance(made[identity], str):
-                    self.report.fail(plan.row.row, "category", made[identity])
+                category = self._make(plan.category, made)
+                if isinstance(category, str):
+                    self.report.fail(plan.row.row, "category", category)
                     continue
-                plan.category = made[identity]
+                plan.category = category
             kept.append(plan)
         return kept
 
-    def _make(self, pending: PendingCategory) -> Category | str:
-        from chalicelib.services import catalog as catalog_service
-
-        parent = pending.base
+    def _make(self, pending: PendingCategory, made: dict[tuple, Category | str]) -> Category | str:
+        parent, key = pending.base, pending.base_key
         for name in pending.names:
-            existing = self.repo.child_named(parent.id if parent else None, rules.name_key(name))
-            if existing is None:
-                try:
-                    existing = catalog_service.create_category(name, parent.id if parent else None)
-                except DomainError as error:  # a concurrent upload created it, or the parent vanished
-                    existing = self.repo.child_named(parent.id if parent else None, rules.name_key(name))
-                    if existing is None:
-                        return f"could not create category '{name}': {error.message}"
-            parent = self._seen(existing)
+            key = (*key, rules.name_key(name))
+            if key not in made:
+                made[key] = self._create_one(name, parent)
+            if isinstance(made[key], str):
+                return made[key]
+            parent = made[key]
         return parent
+
+    def _create_one(self, name: str, parent: Category | None) -> Category | str:
+        """One transaction; if a concurrent upload made the same category first, that one is used."""
+        try:
+            category = rules.new_category(name, parent, utc_now())
+        except ValueError as error:
+            return str(error)
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                self.repo.create_category(category)
+                return self._seen(category)
+            except WriteRefused as refused:
+                reasons = {f.reason for f in refused.failures}
+                if NAME_TAKEN in reasons:
+                    existing = self.repo.child_named(parent.id if parent else None, category.name_key)
+                    if existing is not None:
+                        return self._seen(existing)
+                elif CATEGORY_MISSING in reasons:
+                    return f"the category '{parent.name if parent else name}' was deleted during the upload"
+                time.sleep(min(0.01 * 2**attempt, 0.2))
+        return f"could not create the category '{name}'; upload the row again"
 
     # --- rows
 
@@ -216,15 +245,43 @@ class Importer:
     def _find_existing(self, plans: list[Planned]) -> None:
         wanted: dict[str, set[str]] = {}
         for plan in plans:
-            if isinstance(plan.category, Category):
-                wanted.setdefault(plan.category.id, set()).add(plan.row.name_key)
-        stored: dict[tuple[str, str], Product] = {}
-        for category_id, keys in wanted.items():
-            for product in sorted(self.repo.products_named(category_id, keys), key=lambda p: (p.created_at, p.id)):
-                stored.setdefault((category_id, product.name_key), product)  # the oldest of same-named ones
+            category = plan.category
+            if isinstance(category, Category) and category.direct_products:  # from the aggregates: 0 = none
+                wanted.setdefault(category.id, set()).add(plan.row.name_key)
+        found: list[Product] = []
+        for top, group in self._lookup_groups(wanted):
+            if top is not None:
+                found += self.repo.products_below(top, {i: wanted[i] for i in group})
+            else:
+                for category_id in group:
+                    stored = self.categories[category_id].direct_products
+                    found += self.repo.products_named(category_id, wanted[category_id], stored)
+        stored_products: dict[tuple[str, str], Product] = {}
+        for product in sorted(found, key=lambda p: (p.created_at, p.id)):
+            stored_products.setdefault((product.category_id, product.name_key), product)  # oldest same-named one
         for plan in plans:
             if isinstance(plan.category, Category):
-                plan.before = stored.get((plan.category.id, plan.row.name_key))
+                plan.before = stored_products.get((plan.category.id, plan.row.name_key))
+
+    def _lookup_groups(self, wanted: dict[str, set[str]]):
+        """(top, category ids): one subtree query under `top` where the file covers most of what it holds,
+        else (None, ids) for one query per category. Decided from the aggregates, without reading."""
+        by_root: dict[str, list[Category]] = {}
+        for category_id in wanted:
+            category = self.categories[category_id]
+            by_root.setdefault((category.ancestors or (category.id,))[0], []).append(category)
+        for members in by_root.values():
+            lines = [(*c.ancestors, c.id) for c in members]
+            common = 0
+            while all(len(line) > common and line[common] == lines[0][common] for line in lines):
+                common += 1
+            top = self.categories.get(lines[0][common - 1]) if common else None
+            needed = sum(c.direct_products for c in members)
+            within_reach = top is not None and all(c.depth - top.depth < rules.LEVELS for c in members)
+            if len(members) > 2 and within_reach and 2 * needed >= top.average()["products_count"]:
+                yield top, [c.id for c in members]
+            else:
+                yield None, [c.id for c in members]
 
     def _plan(self, plan: Planned) -> bool:
         """Works out an update's fields and checks it against the stored product; False = row error."""

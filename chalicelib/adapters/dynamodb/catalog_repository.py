@@ -52,7 +52,7 @@ from chalicelib.domain.catalog import (
 )
 
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for TransactWriteItems
-SMALL_NAME_LOOKUP = 8  # up to this many names: one indexed query each, else read the whole category
+PRODUCTS_PER_PAGE = 2_500  # about what one 1 MB query page of products holds
 ALL_OLD = "ALL_OLD"
 # What an upload needs to match and plan a row: fewer attributes, a cheaper read (notably on the emulator).
 LOOKUP_ATTRIBUTES = ["id", "name", "price_cents", "discount_price_cents", "stock", "reserved", "created_at"]
@@ -189,11 +189,16 @@ def _update_product_args(write: UpdateProduct) -> tuple[list, object]:
             ]
         else:
             raise ValueError(f"not an editable field: {field}")
-    condition = ProductRecord.id.exists()
+    # Every comparison fails on a missing item, so `attribute_exists(id)` is needed only without them
+    # (fewer terms: conditions are parsed per item, which is what a 100-item batch costs on the emulator).
+    terms = []
     if write.guards_price:
-        condition &= _unchanged_price_condition(write.before)
+        terms.append(_unchanged_price_condition(write.before))
     if "stock" in write.fields:
-        condition &= ProductRecord.reserved <= after.stock
+        terms.append(ProductRecord.reserved <= after.stock)
+    condition = terms[0] if terms else ProductRecord.id.exists()
+    for term in terms[1:]:
+        condition &= term
     return actions, condition
 
 
@@ -269,6 +274,8 @@ class DynamoCatalogRepository:
 
     def get_categories(self, category_ids: Iterable[str]) -> dict[str, Category]:
         ids = sorted({i for i in category_ids if plausible_id(i)})
+        if not ids:
+            return {}
         return {r.id: _category(r) for r in CategoryRecord.batch_get(ids, consistent_read=True)}
 
     def child_named(self, parent_id: str | None, key: str) -> Category | None:
@@ -277,6 +284,14 @@ class DynamoCatalogRepository:
         except DoesNotExist:
             return None
         return self.get_category(claim.category_id)
+
+    def children_named(self, pairs: list[tuple[str | None, str]]) -> dict[tuple[str | None, str], Category]:
+        """Many (parent id, name key) lookups at once: a BatchGetItem of claims, then one of categories."""
+        wanted = {claim_id(parent_id, key): (parent_id, key) for parent_id, key in pairs}
+        claims = {c.id: c.category_id for c in CategoryNameClaim.batch_get(sorted(wanted), consistent_read=True)}
+        categories = self.get_categories(claims.values()) if claims else {}
+        return {wanted[cid]: categories[category_id] for cid, category_id in claims.items()
+                if category_id in categories}
 
     def categories_named(self, key: str) -> list[Category]:
         return [_category(r) for r in CategoryRecord.by_name.query(key)]
@@ -366,26 +381,29 @@ class DynamoCatalogRepository:
         records, next_cursor = page(run, limit, cursor)
         return [_product(r) for r in records], next_cursor
 
-    def products_named(self, category_id: str, keys: set[str] | None = None) -> list[Product]:
-        """Products of one category (all, or those whose name key is in `keys`), for matching upload rows.
+    def products_named(self, category_id: str, keys: set[str], stored: int) -> list[Product]:
+        """The products of one category whose name key is in `keys` (`stored`: how many it holds).
 
-        Only the attributes an upsert needs are read; `updated_at` is left empty.
+        One indexed query per name when that is cheaper than reading the whole category (about 2,500
+        products a page), else the whole category; only the attributes an upsert needs are read
+        (`updated_at` is left empty).
         """
         query = partial(ProductRecord.by_category.query, category_id, attributes_to_get=LOOKUP_ATTRIBUTES)
-        if keys is not None and len(keys) <= SMALL_NAME_LOOKUP:
+        if len(keys) <= max(1, stored // PRODUCTS_PER_PAGE):
             found = []
             for key in sorted(keys):
                 found += query(ProductRecord.name_key == key)
         else:
             found = query()
-        products = []
-        for record in found:
-            record.category_id, record.updated_at = category_id, ""
-            record.available = int(record.stock) - int(record.reserved)
-            product = _product(record)
-            if keys is None or product.name_key in keys:
-                products.append(product)
-        return products
+        return _lookups(found, {category_id: keys}, category_id)
+
+    def products_below(self, top: Category, wanted: dict[str, set[str]]) -> list[Product]:
+        """The products of `top`'s subtree in the categories and with the name keys of `wanted`: one query."""
+        found = ProductRecord.by_path.query(
+            PRODUCT_KIND, ProductRecord.path_key.startswith(top.path),
+            attributes_to_get=[*LOOKUP_ATTRIBUTES, "category_id"],
+        )
+        return _lookups(found, wanted)
 
     def write(self, writes: list[ProductWrite], delta: AggregateDelta) -> list[Product | None]:
         """Applies `writes` and `delta` atomically; returns each write's product (None for deletes)."""
@@ -397,8 +415,7 @@ class DynamoCatalogRepository:
                 # A new random 128-bit id: no condition needed (and none to evaluate 100 times a batch).
                 transaction.put(_product_record(write.product, write.category_path), index)
             elif isinstance(write, DeleteProduct):
-                condition = ProductRecord.id.exists() & _unchanged_price_condition(write.product)
-                transaction.delete(ProductRecord(id=write.product.id), index, condition)
+                transaction.delete(ProductRecord(id=write.product.id), index, _unchanged_price_condition(write.product))
             else:
                 actions, condition = _update_product_args(write)
                 transaction.update(ProductRecord(id=write.before.id), index, actions, condition)
@@ -470,6 +487,19 @@ def _category_failures(refused: list, when_present: str) -> WriteRefused:
     return WriteRefused(failures)
 
 
+def _lookups(records, wanted: dict[str, set[str]], category_id: str | None = None) -> list[Product]:
+    products = []
+    for record in records:
+        if category_id is not None:
+            record.category_id = category_id
+        record.updated_at = ""
+        record.available = int(record.stock) - int(record.reserved)
+        product = _product(record)
+        if product.name_key in wanted.get(product.category_id, ()):
+            products.append(product)
+    return products
+
+
 def _result(write: ProductWrite) -> Product | None:
     if isinstance(write, CreateProduct):
         return write.product
@@ -509,6 +539,12 @@ class InMemoryCatalogRepository:
             if category.parent_id == parent_id and category.name_key == key:
                 return copy.deepcopy(category)
         return None
+
+    def children_named(self, pairs: list[tuple[str | None, str]]) -> dict[tuple[str | None, str], Category]:
+        self.requests += 2
+        wanted = set(pairs)
+        return {(c.parent_id, c.name_key): copy.deepcopy(c) for c in self.categories.values()
+                if (c.parent_id, c.name_key) in wanted}
 
     def categories_named(self, key: str) -> list[Category]:
         self.requests += 1
@@ -585,13 +621,14 @@ class InMemoryCatalogRepository:
             )
         return _page([copy.deepcopy(p) for p in found], limit, cursor, key=lambda p: p.id)
 
-    def products_named(self, category_id: str, keys: set[str] | None = None) -> list[Product]:
+    def products_named(self, category_id: str, keys: set[str], stored: int) -> list[Product]:
         self.requests += 1
-        return [
-            copy.deepcopy(p)
-            for p in self.products.values()
-            if p.category_id == category_id and (keys is None or p.name_key in keys)
-        ]
+        return [copy.deepcopy(p) for p in self.products.values() if p.category_id == category_id and p.name_key in keys]
+
+    def products_below(self, top: Category, wanted: dict[str, set[str]]) -> list[Product]:
+        self.requests += 1
+        return [copy.deepcopy(p) for p in self.products.values()
+                if self.paths[p.id].startswith(top.path) and p.name_key in wanted.get(p.category_id, ())]
 
     def write(self, writes: list[ProductWrite], delta: AggregateDelta) -> list[Product | None]:
         with self._lock:
