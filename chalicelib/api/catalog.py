@@ -27,15 +27,15 @@ def _models():
 @endpoint(
     bp, "/categories", ["GET"], tags=TAGS, summary="List categories", response=M + "CategoryPage",
     query=M + "CategoryQuery",
-    description="Every category (no `parent_id`), the top level (`parent_id=root`) or one category's children, "
-                "by name. An unknown `parent_id` is a 404.",
+    description="Every category (no `parent_id`), the top level (`parent_id=root` or `null`) or one category's "
+                "children, by name. An unknown `parent_id` is a 404.",
     responses={404: "`not_found`: no category has this `parent_id`."},
 )
 def list_categories(caller):
     from chalicelib.services import catalog
 
     limit, cursor = page_params(bp.current_request)
-    parent_id = query(bp.current_request).get("parent_id")
+    parent_id = query(bp.current_request).get("parent_id") or None  # empty: no filter
     items, next_cursor = catalog.list_categories(parent_id, limit, cursor)
     return json_response({"items": [c.view() for c in items], "next_cursor": next_cursor})
 

@@ -130,7 +130,8 @@ FIELD_NAMES = {  # API field -> domain field
 
 class CategoryQuery(BaseModel):
     parent_id: str | None = Field(
-        default=None, description="Only this category's children (`root`: the top level). Absent: every category."
+        default=None,
+        description="Only this category's children (`root` or `null`: the top level). Absent: every category.",
     )
     limit: int = Field(default=50, ge=1, le=100, description="Page size, 1–100.")
     cursor: str | None = Field(default=None, description="The `next_cursor` of the previous page (opaque).")

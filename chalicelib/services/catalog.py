@@ -60,8 +60,8 @@ def get_category(category_id: str) -> Category:
 
 
 def list_categories(parent_id: str | None, limit: int, cursor: str | None):
-    """`parent_id`: None = every category, "root" = the top level, else that category's children."""
-    if parent_id is not None and parent_id.lower() != "root":
+    """`parent_id`: None = every category, "root" (or "null") = the top level, else that category's children."""
+    if parent_id is not None and parent_id.lower() not in ("root", "null"):
         get_category(parent_id)
     elif parent_id is not None:
         parent_id = ""

@@ -168,8 +168,24 @@ def test_writes_are_batched(repo):
     bulk = category_at(repo, "Bulk")
     assert service.average_price(bulk.id) == brute_force(repo, bulk.id)
     counted.clear()
+    repo.requests = 0
     again = upload(csv_text(rows))
     assert (again.created, again.updated, counted) == (0, 1000, [])  # nothing changed: nothing written
+    # reads: two batched lookups per path level (Bulk, Bulk/SubN), then one query of Bulk's subtree
+    assert repo.requests == 2 * 2 + 1
+
+
+def test_lookups_read_only_categories_that_hold_products(repo):
+    service.create_category("Empty", None)
+    upload(csv_text([("A", 1, 1, "Full"), ("B", 1, 1, "Full/One"), ("C", 1, 1, "Full/Two")]))
+    calls = []
+    for name in ("products_named", "products_below"):
+        original = getattr(repo, name)
+        setattr(repo, name, lambda *args, _name=name, _original=original: calls.append(_name) or _original(*args))
+    report = upload(csv_text([("X", 1, 1, "Empty"), ("Y", 1, 1, "Empty/New")]))
+    assert (report.created, calls) == (2, [])  # the aggregates say Empty holds nothing: no query
+    report = upload(csv_text([("A", 2, 1, "Full"), ("Z", 1, 1, "Full/One")]))
+    assert (report.created, report.updated, calls) == (1, 1, ["products_named", "products_named"])
 
 
 class Interfering:

@@ -114,6 +114,7 @@ def test_list_categories_all_top_level_and_children(repo):
     assert {c.id for c in everything} >= {a.id, child.id}
     top, _ = service.list_categories("root", 50, None)
     assert [c.name for c in top] == ["a-top", "b-top"]
+    assert service.list_categories("null", 50, None)[0] == top
     children, _ = service.list_categories(a.id, 50, None)
     assert [c.id for c in children] == [child.id]
 
