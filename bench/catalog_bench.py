@@ -200,7 +200,8 @@ def main() -> int:
         {"figure": f"{biggest['products']:,}-row bulk upload: write requests", "value": big["writes"],
          "unit": "requests", "target": f"<= ceil(rows/25) + categories = {biggest['write_target']}",
          "meets": big["writes"] <= biggest["write_target"],
-         "note": f"{big['transactions']} TransactWriteItems of up to 100 items; {big['reads']} reads"},
+         "note": f"{big['transactions'] - biggest['categories_created']} transactions of up to 100 products and "
+                 f"their aggregates + {biggest['categories_created']} category creations; {big['reads']} reads"},
         {"figure": f"{biggest['products']:,}-row bulk upload on the embedded emulator", "value": big["seconds"],
          "unit": "s", "target": None, "meets": None,
          "note": "new products in new categories"
