@@ -217,6 +217,12 @@ def test_ten_thousand_rows(stack, staff):
     assert answer["products_count"] == 10_000 and answer["subcategory_count"] == 5 + 20
     assert answer["average_price"] == str(expected_mean)
     shelf = category_id(staff, stack, root, "Dept3", "Shelf3")
-    on_shelf = products_of(staff, stack, shelf)
-    assert len(on_shelf) == 500
+    shelf_rows = [price for _, _, price, path in rows if path.endswith("/Dept3/Shelf3")]
+    shelf_mean = (sum(Decimal(p) for p in shelf_rows) / len(shelf_rows)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert average(staff, stack, shelf) == {"category_id": shelf, "category": "Shelf3",
+                                            "average_price": str(shelf_mean), "products_count": 500,
+                                            "subcategory_count": 0}
+    sample = staff.get(f"{stack.api}/products", params={"category_id": shelf, "limit": 3}, timeout=30).json()
+    assert [p["name"] for p in sample["items"]] == ["product 00003", "product 00023", "product 00043"]
+    assert sample["next_cursor"]
     assert elapsed < 110
