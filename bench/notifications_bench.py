@@ -11,7 +11,9 @@ them, in three modes:
 
 * one-at-a-time: receive 1 message, send, record, delete (batch size 1, no concurrency);
 * batch of 10, sequential: receive 10, send them one after another;
-* batch of 10, concurrent: receive 10, send them on 10 threads (the production setting).
+* batch of 10, concurrent: receive 10, send them on 10 threads (the production setting);
+* 2 batches of 10 in flight: the same on two polling threads (what WORKER_BATCHES=2 does; on AWS,
+  two concurrent Lambda invocations).
 
 Each mode runs three times: the whole local stack (SQS and DynamoDB in the emulator); SQS in the
 emulator with the records in the repository's in-memory twin (same rules); and process_sqs_records
@@ -32,7 +34,9 @@ import collections
 import json
 import os
 import platform
+import queue as queue_module
 import sys
+import threading
 import time
 import uuid
 
@@ -40,13 +44,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 RESULTS = os.path.join(ROOT, "bench", "results", "notifications.json")
 MODES = (
-    ("one-at-a-time", 1, 1),  # (name, batch size, concurrency)
-    ("batch of 10, sequential", 10, 1),
-    ("batch of 10, concurrent", 10, 10),
+    ("one-at-a-time", 1, 1, 1),  # (name, batch size, threads per batch, batches in flight)
+    ("batch of 10, sequential", 10, 1, 1),
+    ("batch of 10, concurrent", 10, 10, 1),
+    ("2 batches of 10 in flight", 10, 10, 2),
 )
 
 
-def run_mode(name: str, batch: int, concurrency: int, count: int, settings, fake, counter, store: str) -> dict:
+def run_mode(name: str, batch: int, concurrency: int, in_flight: int, count: int, settings, fake, counter,
+             store: str) -> dict:
     from chalicelib import bootstrap as wiring
     from chalicelib.adapters.dynamodb.notification_repository import (
         DynamoNotificationRepository,
@@ -88,16 +94,46 @@ def run_mode(name: str, batch: int, concurrency: int, count: int, settings, fake
     if store == "engine":  # process_sqs_records alone, fed the batches SQS would deliver
         records = [{"messageId": d.id, "receiptHandle": d.id, "body": message_body(d.id),
                     "attributes": {"ApproximateReceiveCount": "1"}} for d in drafts]
+        batches = queue_module.SimpleQueue()
         for start in range(0, count, batch):
-            if process_sqs_records(records[start : start + batch]):
+            batches.put(records[start : start + batch])
+
+        def step() -> bool:
+            try:
+                chunk = batches.get_nowait()
+            except queue_module.Empty:
+                return False
+            if process_sqs_records(chunk):
                 raise RuntimeError(f"{name}: a message failed")
-    received = 0
-    while store != "engine":
-        received += worker.poll_once()
-        if received >= count and len(fake.log()["delivered"]) - before >= count:
-            break
-        if time.perf_counter() > deadline:
-            raise RuntimeError(f"{name}: only {len(fake.log()['delivered']) - before} of {count} delivered")
+            return True
+    else:
+        received = [0]
+        lock = threading.Lock()
+
+        def step() -> bool:
+            got = worker.poll_once()
+            with lock:
+                received[0] += got
+                enough = received[0] >= count
+            return not enough or len(fake.log()["delivered"]) - before < count
+
+    failures: list[BaseException] = []
+
+    def loop() -> None:
+        try:
+            while step():
+                if time.perf_counter() > deadline:
+                    raise RuntimeError(f"{name}: only {len(fake.log()['delivered']) - before} of {count} delivered")
+        except BaseException as error:  # reported by the main thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=loop) for _ in range(in_flight)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
     elapsed = time.perf_counter() - started
     consumed = {k: v for k, v in counter.items() if not k.startswith("dynamodb:")}
     dynamodb = {k.split(":", 1)[1]: v for k, v in counter.items() if k.startswith("dynamodb:")}
@@ -109,7 +145,8 @@ def run_mode(name: str, batch: int, concurrency: int, count: int, settings, fake
         raise RuntimeError(f"{name}: not exactly once: {statuses}, {len(per_number)} numbers")
     requests = sum(produced.values()) + sum(consumed.values())
     return {
-        "mode": name, "store": store, "batch_size": batch, "concurrency": concurrency, "notifications": count,
+        "mode": name, "store": store, "batch_size": batch, "concurrency": concurrency,
+        "batches_in_flight": in_flight, "notifications": count,
         "seconds": round(elapsed, 3), "per_second": round(count / elapsed, 1),
         "sqs_requests": {"producer": produced, "worker": consumed},
         "sqs_requests_per_notification": round(requests / count, 3),
@@ -160,12 +197,13 @@ def summary(results: list[dict]) -> list[dict]:
     """Rows for bench/run_all.py's table."""
     rows = []
     for store, label in STORE_LABELS.items():
-        runs = {r["mode"]: r for r in results if r["store"] == store}
-        best, single = runs["batch of 10, concurrent"], runs["one-at-a-time"]
+        runs = [r for r in results if r["store"] == store]
+        single = runs[0]
+        best = max(runs, key=lambda r: r["per_second"])
         rows.append({
             "figure": f"notifications delivered per second, one worker ({label})", "value": best["per_second"],
             "unit": "/s", "target": ">= 10x one-at-a-time", "meets": best["speedup_vs_one_at_a_time"] >= 10,
-            "note": f"batch of 10 on 10 threads, fake provider {LATENCY * 1000:.0f} ms: "
+            "note": f"{best['mode']} (10 threads per batch), fake provider {LATENCY * 1000:.0f} ms: "
                     f"{best['speedup_vs_one_at_a_time']}x the one-at-a-time {single['per_second']}/s",
         })
     best = next(r for r in results if r["store"] == "emulator" and r["mode"] == "batch of 10, concurrent")
@@ -218,9 +256,9 @@ def main() -> int:
         results = []
         with RemoteFake(LATENCY) as fake:
             for store in STORES:
-                run_mode("warm-up", 10, 10, 20, settings, fake, counter, store)
-                runs = [run_mode(name, batch, concurrency, count, settings, fake, counter, store)
-                        for name, batch, concurrency in MODES]
+                run_mode("warm-up", 10, 10, 1, 20, settings, fake, counter, store)
+                runs = [run_mode(name, batch, concurrency, in_flight, count, settings, fake, counter, store)
+                        for name, batch, concurrency, in_flight in MODES]
                 for result in runs:
                     result["speedup_vs_one_at_a_time"] = round(result["per_second"] / runs[0]["per_second"], 1)
                 results += runs
@@ -229,12 +267,12 @@ def main() -> int:
 
     print(f"\n### Notification delivery: one worker, fake Africa's Talking with {LATENCY * 1000:.0f} ms latency, "
           f"{count} SMS per mode\n")
-    print("| records in | mode | batch | threads | delivered/s | speed-up | SQS req./notification "
-          "| DynamoDB req./notification |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| records in | mode | batch | threads per batch | batches in flight | delivered/s | speed-up "
+          "| SQS req./notification | DynamoDB req./notification |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['store']} | {r['mode']} | {r['batch_size']} | {r['concurrency']} | {r['per_second']} | "
-              f"{r['speedup_vs_one_at_a_time']}x | {r['sqs_requests_per_notification']} | "
+        print(f"| {r['store']} | {r['mode']} | {r['batch_size']} | {r['concurrency']} | {r['batches_in_flight']} | "
+              f"{r['per_second']} | {r['speedup_vs_one_at_a_time']}x | {r['sqs_requests_per_notification']} | "
               f"{r['dynamodb_requests_per_notification']} |")
     best = results[2]
     print(f"\nRequests for {count} notifications (emulator, batch of 10, concurrent): SQS producer "

@@ -3,9 +3,11 @@ function as the `on_sqs_message` Lambda, deleting only the messages that succeed
 already carry their backoff delay as visibility timeout); also runs the periodic jobs.
 SIGTERM/SIGINT finish the batch in flight, then exit.
 
-Environment (tests): WORKER_VISIBILITY_SECONDS overrides the queue's visibility timeout for the
-messages this worker receives (how soon a crashed worker's batch comes back);
-NOTIFY_SWEEP_INTERVAL_SECONDS how often the notification sweeper runs (default 60 s).
+Environment: WORKER_BATCHES (default 1) batches handled side by side, each on its own polling thread
+with its own provider-call threads (as concurrent Lambda invocations would; worth raising when the
+provider's latency, not the store, is the limit). For tests: WORKER_VISIBILITY_SECONDS overrides the
+queue's visibility timeout for the messages this worker receives (how soon a crashed worker's batch
+comes back); NOTIFY_SWEEP_INTERVAL_SECONDS how often the notification sweeper runs (default 60 s).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Worker:
         self._queue_arn = None
         self.poll_seconds = POLL_SECONDS
         self.batch_size = 10  # the Lambda event source's batch size
+        self.batches = max(1, int(os.environ.get("WORKER_BATCHES") or 1))  # batches handled side by side
         visibility = os.environ.get("WORKER_VISIBILITY_SECONDS")
         self.visibility_timeout = int(visibility) if visibility else None
 
@@ -98,9 +101,20 @@ class Worker:
                 except Exception:
                     logger.exception("periodic job %s failed", job)
 
+    def _poll_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                logger.exception("worker poll error; retrying shortly")
+                self.stopping.wait(1)
+
     def run(self) -> None:
         last_run: dict = {}
-        logger.info("worker started")
+        extra = [threading.Thread(target=self._poll_loop, name=f"poller-{n}") for n in range(1, self.batches)]
+        for thread in extra:
+            thread.start()
+        logger.info("worker started (%s batch%s in flight)", self.batches, "es" if self.batches > 1 else "")
         while not self.stopping.is_set():
             try:
                 self.run_due_jobs(last_run)
@@ -108,6 +122,8 @@ class Worker:
             except Exception:
                 logger.exception("worker loop error; retrying shortly")
                 self.stopping.wait(1)
+        for thread in extra:
+            thread.join()
         logger.info("worker stopped")
 
 

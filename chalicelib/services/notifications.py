@@ -222,15 +222,17 @@ def _settle_failure(message: _Message, repo, knobs: DeliveryTuning) -> None:
         message.outcome = _retry(backoff_delay(message.receives, knobs.backoff_base, knobs.backoff_max), "error")
 
 
-_executors: dict[int, ThreadPoolExecutor] = {}
-_executors_lock = threading.Lock()
+_pools = threading.local()
 
 
 def _executor(size: int) -> ThreadPoolExecutor:
-    with _executors_lock:
-        if size not in _executors:
-            _executors[size] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="notify")
-        return _executors[size]
+    """The provider-call threads of the calling thread (so batches handled side by side never share them)."""
+    pool = getattr(_pools, "pool", None)
+    if pool is None or pool._max_workers != size:
+        if pool is not None:
+            pool.shutdown(wait=False)
+        pool = _pools.pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="notify")
+    return pool
 
 
 def _each(function, items: list, knobs: DeliveryTuning) -> None:

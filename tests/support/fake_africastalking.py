@@ -173,6 +173,7 @@ class FakeAfricasTalking:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else headers and body, written apart, wait for a delayed ACK (40 ms)
 
             def log_message(self, *args):  # quiet
                 pass
