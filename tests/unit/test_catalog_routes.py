@@ -260,3 +260,19 @@ def test_bulk_upload_routes(api):
         assert (response.status_code, response.json["error"]["code"]) == (status, code), code
     bad_flag = api.call("POST", "/products/bulk-upload", raw=text, content_type="text/csv", query={"dry_run": "maybe"})
     assert bad_flag.status_code == 400
+
+
+def test_the_hourly_price_snapshot_is_scheduled_on_aws_and_in_the_worker(api):
+    from app import app
+    from chalicelib.api import catalog as blueprint
+    from chalicelib.services.jobs import PERIODIC_JOBS
+
+    scheduled = {source.name: source for source in app.event_sources if type(source).__name__ == "ScheduledEventConfig"}
+    rate = scheduled["snapshot_category_prices"].schedule_expression
+    assert (rate.value, rate.unit) == (1, "HOURS")
+    assert (3600, "chalicelib.services.price_history:snapshot_all") in PERIODIC_JOBS
+    make_category(api, "Snapped")
+    event = {"version": "0", "id": "e", "detail-type": "Scheduled Event", "source": "aws.events", "account": "1",
+             "time": "2026-01-01T00:00:00Z", "region": "us-east-1", "resources": [], "detail": {}}
+    blueprint.snapshot_category_prices(event, None)  # as the Lambda runtime calls it
+    assert len(api.repo.snapshots) == 1
