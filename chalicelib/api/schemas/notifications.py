@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from chalicelib.api.schemas.common import Id, Strict, Timestamp
+from chalicelib.api.schemas.common import Id, Page, Strict, Timestamp
 
 
 class Notification(Strict):
@@ -22,3 +22,6 @@ class Notification(Strict):
     error: str | None
     created_at: Timestamp
     sent_at: Timestamp | None
+
+
+NotificationPage = Page[Notification]  # "chalicelib.api.schemas.notifications:NotificationPage"

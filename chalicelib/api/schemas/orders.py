@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from chalicelib.api.schemas.common import Id, Money, Strict, Timestamp
+from chalicelib.api.schemas.common import Id, Money, Page, Strict, Timestamp
 
 OrderStatus = Literal["PENDING", "COMPLETED", "CANCELED"]
 
@@ -35,3 +35,6 @@ class Order(Strict):
     created_at: Timestamp
     updated_at: Timestamp
     history: list[HistoryEntry]
+
+
+OrderPage = Page[Order]  # so that a route can name it "chalicelib.api.schemas.orders:OrderPage"
