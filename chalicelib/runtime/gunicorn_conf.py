@@ -7,7 +7,7 @@ threads = int(os.environ.get("API_THREADS", "8"))
 timeout = 60
 graceful_timeout = 10
 keepalive = 5
-accesslog = "-"
+accesslog = None  # the app writes one JSON access line per request (chalicelib/observability.py)
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Loaded once in the master so workers fork with the app already imported.
