@@ -50,6 +50,7 @@ ERROR_DESCRIPTIONS = {
     405: "Method not allowed.",
     409: "Conflict.",
     413: "The request body is too large.",
+    414: "The URL is too long.",
     500: "An internal error (a bug; never the answer to bad input).",
 }
 
@@ -274,6 +275,8 @@ def _operation(path: str, method: str, entry, schemas: _Schemas, seen_ids: set[s
         errors |= {400, 413}
     if doc.get("query") or doc.get("headers"):
         errors.add(400)
+    if doc.get("query"):
+        errors.add(414)
     if entry.view_args:
         errors.add(404)
     if not public:

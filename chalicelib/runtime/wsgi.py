@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from http import HTTPStatus
 from urllib.parse import quote
 
 from chalice import UnauthorizedError
@@ -20,18 +21,17 @@ UNAUTHORIZED_BODY = {
 }
 NOT_FOUND_BODY = {"error": {"code": "not_found", "message": "No such route.", "details": None}}
 TOO_LARGE_BODY = {"error": {"code": "payload_too_large", "message": "The request body is too large.", "details": None}}
+TOO_LONG_BODY = {"error": {"code": "uri_too_long", "message": "The URL is too long.", "details": None}}
+MAX_URL = 10240  # API Gateway's limit; gunicorn's own (HTML) limit is lifted in gunicorn_conf.py
 MAX_BODY = 11 * 1024 * 1024  # just over the 10 MB bulk-upload limit, so that route can answer 413 itself
 
-STATUS_TEXT = {
-    200: "OK", 201: "Created", 204: "No Content", 207: "Multi-Status", 302: "Found",
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type",
-    500: "Internal Server Error", 502: "Bad Gateway", 504: "Gateway Timeout",
-}
 
 
 def _status_line(code: int) -> str:
-    return f"{code} {STATUS_TEXT.get(code, 'Status')}"
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"{code} Status"
 
 
 def _json(start_response, status: int, body: dict, headers: dict | None = None):
@@ -59,6 +59,8 @@ class ChaliceWSGI:
         path = quote(environ.get("PATH_INFO", "/"), safe="/%:@!$&'()*+,;=-._~")
         if environ.get("QUERY_STRING"):
             path += "?" + environ["QUERY_STRING"]
+        if len(path) > MAX_URL:
+            return _json(start_response, 414, TOO_LONG_BODY)
         headers = {
             key[5:].replace("_", "-").lower(): value
             for key, value in environ.items()

@@ -115,3 +115,10 @@ def test_dev_issuer_is_not_trusted_outside_a_local_stack(tmp_path):
     )
     with pytest.raises(Unauthenticated):
         verifier.verify(token)
+
+
+def test_an_over_long_url_answers_414_with_the_envelope(client):
+    response = client.get("/api/v1/health?pad=" + "x" * 10240)
+    assert response.status_code == 414
+    assert response.json["error"]["code"] == "uri_too_long"
+    assert client.get("/api/v1/health?pad=" + "x" * 8000).status_code == 200
