@@ -86,15 +86,19 @@ def create_category(name: str, parent_id: str | None) -> Category:
         except WriteRefused as refused:
             reasons = {f.reason for f in refused.failures}
             if NAME_TAKEN in reasons:
-                raise Conflict(
-                    "a category with this name already exists here",
-                    details={"name": [f"'{name}' is taken under this parent (names are case-insensitive)"]},
-                    code="duplicate_name",
-                ) from None
+                raise _name_taken(name) from None
             if CATEGORY_MISSING in reasons:
                 raise _invalid("parent_id", "no such category") from None
             _pause(attempt)
     raise _gave_up()
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(
+        "a category with this name already exists here",
+        details={"name": [f"'{name}' is taken under this parent (names are case-insensitive)"]},
+        code="duplicate_name",
+    )
 
 
 def update_category(category_id: str, name: str | None, parent_given: bool, parent_id: str | None) -> Category:
@@ -114,11 +118,7 @@ def update_category(category_id: str, name: str | None, parent_given: bool, pare
         except WriteRefused as refused:
             reasons = {f.reason for f in refused.failures}
             if NAME_TAKEN in reasons:
-                raise Conflict(
-                    "a category with this name already exists here",
-                    details={"name": [f"'{name}' is taken under this parent (names are case-insensitive)"]},
-                    code="duplicate_name",
-                ) from None
+                raise _name_taken(name) from None
             if MISSING in reasons:
                 raise NotFound("category not found", code="not_found") from None
             _pause(attempt)
