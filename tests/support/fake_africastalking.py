@@ -25,8 +25,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
+
+from tests.support.http_server import LoopbackServer
 
 PATH = "/version1/messaging"
 
@@ -55,7 +57,7 @@ class FakeAfricasTalking:
         self._hangs = 0
         self._released = threading.Event()
         self._statuses: dict[str, tuple[int, str]] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = LoopbackServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-at", daemon=True)
 

@@ -18,7 +18,9 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.http_server import LoopbackServer
 
 AUDIENCE = "ekiosk-test-client"
 CLIENT_SECRET = "test-client-secret"
@@ -162,7 +164,7 @@ class FakeProvider:
         self.client_id = client_id
         self.client_secret = client_secret
         self.lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = LoopbackServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self.issuer = TestIssuer(self.url, key, client_id)
