@@ -102,7 +102,8 @@ def _callback_uri(request) -> str:
 @endpoint(
     bp, "/oidc/authenticate", ["GET", "POST"], public=True, tags=["identity"], status=302,
     summary="Start signing in (redirects to the provider)",
-    description="302 to the provider's authorization endpoint (from its discovery document, or Google's): "
+    description="302 to the provider's authorization endpoint (from its discovery document, or Google's; on "
+    "a local stack without OIDC_* settings, the development sign-in page `/oidc/dev/authorize`): "
     "authorization code flow with `state` (single use, valid 10 minutes), `nonce` and PKCE S256. The "
     "provider sends the browser back to `/oidc/callback`. With `next=console` (the staff console's link) the "
     "callback hands the token to `/console` instead of answering JSON; any other `next` → 400 `invalid_next`.",
@@ -111,7 +112,7 @@ def _callback_uri(request) -> str:
     response=f"{SCHEMAS}:LoginStart",
     response_headers={"Location": "The provider's authorization URL."},
     responses={502: "The provider's discovery document could not be read.",
-               503: "OIDC_AUDIENCE is not set (locally, use `make token`)."},
+               503: "OIDC_AUDIENCE is not set (and this is not a local stack)."},
 )
 def oidc_authenticate():
     from chalicelib.auth import oidc_flow
@@ -119,7 +120,10 @@ def oidc_authenticate():
 
     request = bp.current_request
     next_target = (request.query_params or {}).get("next")
-    url = oidc_flow.start(services().settings, _callback_uri(request), services().customers, next_target=next_target)
+    url = oidc_flow.start(
+        services().settings, _callback_uri(request), services().customers, next_target=next_target,
+        dev_authorization_endpoint=_api_root(request) + oidc_flow.DEV_AUTHORIZE_PATH,
+    )
     return Response(
         body={"authorization_url": url},
         status_code=302,
@@ -142,7 +146,7 @@ def oidc_authenticate():
                                               "schema": {"type": "string"}}}},
                401: "The provider's ID token was refused (`invalid_id_token`).",
                502: "The provider did not answer in time.",
-               503: "OIDC_AUDIENCE is not set (locally, use `make token`)."},
+               503: "OIDC_AUDIENCE is not set (and this is not a local stack)."},
 )
 def oidc_callback():
     from chalicelib.auth import oidc_flow
@@ -160,3 +164,56 @@ def oidc_callback():
         return Response(body="", status_code=302, headers={"Location": location, **NO_STORE})
     body = oidc_flow.sign_in_response(result["id_token"], result["claims"], customer.profile_complete)
     return json_response(body, headers=NO_STORE)
+
+
+def _text(name: str, description: str, **schema) -> dict:
+    # No maxLength here: over-long values are a 400 `invalid_request` (2,048 characters each; email 254,
+    # name 200), but documenting them would have fuzzers build URLs the server refuses with a 414.
+    return {"name": name, "description": description, "schema": {"type": "string", **schema}}
+
+
+DEV_AUTHORIZE_QUERY = [
+    _text("response_type", "`code`.", enum=["code"]),
+    _text("client_id", "The development client ID, `ekiosk-local`."),
+    _text("redirect_uri", "This API's `/oidc/callback` (or OIDC_REDIRECT_URI)."),
+    _text("scope", "`openid email profile`."),
+    _text("state", "Given back with the code."),
+    _text("nonce", "Put into the ID token."),
+    _text("code_challenge", "PKCE S256 challenge (43–128 characters)."),
+    _text("code_challenge_method", "`S256`.", enum=["S256"]),
+    _text("email", "Who signs in; absent → the form asking for it."),
+    _text("login_hint", "Same as `email`."),
+    _text("name", "Optional display name."),
+]
+
+
+@endpoint(
+    bp, "/oidc/dev/authorize", ["GET"], public=True, tags=["identity"],
+    summary="Development sign-in page (local stack without OIDC_* only)",
+    description="The authorization endpoint of the local development issuer, where `/oidc/authenticate` "
+    "sends the browser on a local stack without OIDC_* settings. Without `email` (or `login_hint`): a small "
+    "HTML form asking for one. With it: 302 to `redirect_uri` with `code` (valid 5 minutes, bound to the "
+    "email, nonce, PKCE challenge, redirect URI and client ID) and `state`. Anywhere else → 404 `not_found`.",
+    query=DEV_AUTHORIZE_QUERY,
+    response=str, media_type="text/html",
+    responses={302: {"description": "Back to the callback with `code` and `state`.",
+                     "headers": {"Location": {"description": "`<redirect_uri>?code=…&state=…`.",
+                                              "schema": {"type": "string"}}}},
+               404: "This stack does not use the development issuer."},
+)
+def oidc_dev_authorize():
+    from chalicelib.auth import oidc_flow
+    from chalicelib.bootstrap import services
+
+    kind, value = oidc_flow.dev_authorize(services().settings, dict(bp.current_request.query_params or {}))
+    if kind == "redirect":
+        return Response(body="", status_code=302, headers={"Location": value, **NO_STORE})
+    headers = {
+        "Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": DEV_PAGE_POLICY,
+        "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+        **NO_STORE,
+    }
+    return Response(body=value, status_code=200, headers=headers)
+
+
+DEV_PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"

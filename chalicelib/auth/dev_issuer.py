@@ -2,6 +2,12 @@
 
 Only a local stack with no OIDC_* settings trusts it (see tokens.dev_issuer_trusted), so a token
 minted here is worthless anywhere else.
+
+On such a stack it is also the login flow's provider: `/oidc/dev/authorize` asks for an email and answers
+with an authorization code (`issue_code`), a short JWT signed with this key and bound to the email, nonce,
+PKCE challenge, redirect URI and client ID; the callback redeems it in-process (`redeem_code`) instead of
+calling a token endpoint. A code only completes the state it was issued for (its nonce), and states are
+single use, so a code is too.
 """
 
 from __future__ import annotations
@@ -19,6 +25,10 @@ from chalicelib.config import Settings
 ISSUER = "https://ekiosk.local/dev-issuer"
 AUDIENCE = "ekiosk-local"
 KEY_FILE = "dev-issuer-key.pem"
+# A code's audience differs from an ID token's: a code is never accepted as a Bearer token, nor the reverse.
+CODE_AUDIENCE = AUDIENCE + "/authorization-code"
+CODE_TTL = 300
+LOGIN_TOKEN_TTL = 3600
 
 
 def _private_pem(settings: Settings) -> bytes:
@@ -71,10 +81,16 @@ def subject_for(email: str) -> str:
     return "dev-" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:20]
 
 
-def mint(settings: Settings, email: str, name: str | None = None, ttl: int = 12 * 3600) -> str:
+def _sign(settings: Settings, claims: dict) -> str:
     from jose import jwt
 
     private = _private_pem(settings)
+    return jwt.encode(claims, _signing_key(private), algorithm="RS256", headers={"kid": _public_jwk(private)["kid"]})
+
+
+def mint(
+    settings: Settings, email: str, name: str | None = None, ttl: int = 12 * 3600, nonce: str | None = None
+) -> str:
     now = int(time.time())
     claims = {
         "iss": ISSUER,
@@ -86,7 +102,53 @@ def mint(settings: Settings, email: str, name: str | None = None, ttl: int = 12 
         "iat": now,
         "exp": now + ttl,
     }
-    return jwt.encode(claims, _signing_key(private), algorithm="RS256", headers={"kid": _public_jwk(private)["kid"]})
+    if nonce is not None:
+        claims["nonce"] = nonce
+    return _sign(settings, claims)
+
+
+class CodeRefused(Exception):
+    """The authorization code is not one this issuer gave for this login (the reason is the message)."""
+
+
+def issue_code(
+    settings: Settings, *, email: str, name: str | None, nonce: str, code_challenge: str, redirect_uri: str,
+    client_id: str,
+) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER, "aud": CODE_AUDIENCE, "iat": now, "exp": now + CODE_TTL,
+        "email": email.strip().lower(), "nonce": nonce, "code_challenge": code_challenge,
+        "redirect_uri": redirect_uri, "client_id": client_id,
+    }
+    if name:
+        claims["name"] = name
+    return _sign(settings, claims)
+
+
+def redeem_code(
+    settings: Settings, code: str, *, redirect_uri: str, client_id: str, code_verifier: str, nonce: str
+) -> dict:
+    """The code's claims when it is ours, unexpired and issued for exactly this login; else CodeRefused."""
+    import hmac
+
+    from jose import JWTError, jwt
+
+    from chalicelib.auth.oidc_flow import pkce_challenge
+
+    try:
+        claims = jwt.decode(code, _public_jwk(_private_pem(settings)), algorithms=["RS256"], audience=CODE_AUDIENCE,
+                            issuer=ISSUER)
+    except (JWTError, ValueError, TypeError) as error:
+        raise CodeRefused(f"not a valid code ({error})") from None
+    expected = {"redirect_uri": redirect_uri, "client_id": client_id, "nonce": nonce,
+                "code_challenge": pkce_challenge(code_verifier)}
+    for field, value in expected.items():
+        if not hmac.compare_digest(str(claims.get(field, "")).encode(), value.encode()):
+            raise CodeRefused(f"the code was not issued for this {field}")
+    if not isinstance(claims.get("email"), str) or "@" not in claims["email"]:
+        raise CodeRefused("the code names no email")
+    return claims
 
 
 def main() -> None:

@@ -10,6 +10,10 @@ its callback.
 - `next=console` (the only hand-over target; anything else is a 400 `invalid_next`, so never an open redirect)
   is kept with the state; the callback then sends the browser to `<base>/console#token=<id_token>`, where
   `<base>` comes from the stored callback URL (the one the provider accepted), instead of answering JSON.
+- On a local stack without OIDC_* (tokens.dev_issuer_trusted) the development issuer is the provider: the
+  authorization endpoint is this API's own `/oidc/dev/authorize` (an email form), and the callback redeems
+  its code in-process (dev_issuer.redeem_code: signature, expiry, redirect URI, client ID, nonce, PKCE)
+  and mints the ID token, instead of calling a token endpoint. Nothing else changes.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ MAX_PARAMETER_LENGTH = 2048
 PROFILE_ROUTE = "/api/v1/me"
 API_PREFIX = "/api/v1"
 CALLBACK_PATH = API_PREFIX + "/oidc/callback"
+DEV_AUTHORIZE_PATH = API_PREFIX + "/oidc/dev/authorize"
 CONSOLE = "console"
 # Hand-over targets: a fixed name -> the path (under the API's origin and stage prefix) the token goes to.
 NEXT_TARGETS = {CONSOLE: "/console"}
@@ -139,7 +144,17 @@ def login_issuer(settings: Settings) -> str:
     return "https://accounts.google.com"
 
 
+def uses_dev_provider(settings: Settings) -> bool:
+    from chalicelib.auth.tokens import dev_issuer_trusted
+
+    return dev_issuer_trusted(settings)
+
+
 def _client_id(settings: Settings) -> str:
+    if uses_dev_provider(settings):
+        from chalicelib.auth import dev_issuer
+
+        return dev_issuer.AUDIENCE
     if not settings.oidc_audience:
         raise LoginNotConfigured(
             "the login flow needs OIDC_AUDIENCE (the OAuth client ID); locally, `make token` gives a token"
@@ -166,13 +181,24 @@ def start(
     repo,
     discovery: DiscoveryCache | None = None,
     next_target: str | None = None,
+    dev_authorization_endpoint: str | None = None,
 ) -> str:
-    """Stores a fresh state (with the hand-over target `next_target`, checked) and returns the provider's URL."""
+    """Stores a fresh state (with the hand-over target `next_target`, checked) and returns the provider's URL.
+
+    With the development issuer as provider, the URL is `dev_authorization_endpoint` (this API's own
+    `/oidc/dev/authorize`; by default derived from `redirect_uri`).
+    """
     from chalicelib.adapters.dynamodb.customer_repository import LoginState
 
     next_target = checked_next(next_target)
     client_id = _client_id(settings)
-    provider = (discovery or _discovery).provider(login_issuer(settings))
+    if uses_dev_provider(settings):
+        if dev_authorization_endpoint is None:
+            root = redirect_uri[: -len(CALLBACK_PATH)] if redirect_uri.endswith(CALLBACK_PATH) else ""
+            dev_authorization_endpoint = root + DEV_AUTHORIZE_PATH
+        provider = Provider(dev_authorization_endpoint, "")
+    else:
+        provider = (discovery or _discovery).provider(login_issuer(settings))
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(64)
     repo.save_login_state(
         LoginState(
@@ -279,17 +305,10 @@ def finish(settings: Settings, params: dict, repo, verifier, discovery: Discover
     code = _parameter(params, "code")
     if code is None:
         raise InvalidInput("the code parameter is missing", details={"code": ["required"]}, code="invalid_request")
-    provider = (discovery or _discovery).provider(login_issuer(settings))
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": login.redirect_uri,
-        "client_id": settings.oidc_audience,
-        "code_verifier": login.code_verifier,
-    }
-    if settings.oidc_client_secret:
-        form["client_secret"] = settings.oidc_client_secret
-    answer = exchange_code(provider.token_endpoint, form)
+    if uses_dev_provider(settings):
+        answer = _dev_exchange(settings, code, login)
+    else:
+        answer = _provider_exchange(settings, code, login, discovery)
     try:
         claims = verifier.verify(answer["id_token"], nonce=login.nonce)
     except Unauthenticated as error:
@@ -301,6 +320,40 @@ def finish(settings: Settings, params: dict, repo, verifier, discovery: Discover
         "hand_over": login.next,
         "redirect_uri": login.redirect_uri,
     }
+
+
+def _dev_exchange(settings: Settings, code: str, login) -> dict:
+    """The development issuer's "token endpoint", in-process: checks the code against this login, mints."""
+    from chalicelib.auth import dev_issuer
+
+    try:
+        claims = dev_issuer.redeem_code(
+            settings, code, redirect_uri=login.redirect_uri, client_id=dev_issuer.AUDIENCE,
+            code_verifier=login.code_verifier, nonce=login.nonce,
+        )
+    except dev_issuer.CodeRefused as error:
+        raise InvalidInput(
+            "the sign-in provider refused the authorization code",
+            details={"error": "invalid_grant", "error_description": str(error)[:300]},
+            code="code_exchange_failed",
+        ) from None
+    token = dev_issuer.mint(settings, claims["email"], claims.get("name"), ttl=dev_issuer.LOGIN_TOKEN_TTL,
+                            nonce=login.nonce)
+    return {"id_token": token}
+
+
+def _provider_exchange(settings: Settings, code: str, login, discovery: DiscoveryCache | None) -> dict:
+    provider = (discovery or _discovery).provider(login_issuer(settings))
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": login.redirect_uri,
+        "client_id": settings.oidc_audience,
+        "code_verifier": login.code_verifier,
+    }
+    if settings.oidc_client_secret:
+        form["client_secret"] = settings.oidc_client_secret
+    return exchange_code(provider.token_endpoint, form)
 
 
 def hand_over_location(next_target: str, redirect_uri: str, fallback_root: str, id_token: str) -> str:
@@ -329,3 +382,84 @@ def sign_in_response(id_token: str, claims: dict, profile_complete: bool) -> dic
         "profile_complete": profile_complete,
         "next": None if profile_complete else PROFILE_ROUTE,
     }
+
+
+# The development issuer's authorization endpoint (`/oidc/dev/authorize`) -----------------------------------
+
+DEV_AUTHORIZE_FIELDS = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
+                        "code_challenge", "code_challenge_method")
+MAX_NAME_LENGTH = 200
+MAX_EMAIL_LENGTH = 254
+
+
+def _invalid(field: str, problem: str, code: str = "invalid_request") -> InvalidInput:
+    return InvalidInput(f"{field}: {problem}", details={field: [problem]}, code=code)
+
+
+def dev_authorize(settings: Settings, params: dict) -> tuple[str, str]:
+    """`/oidc/dev/authorize`: ("form", html) asking for an email, or ("redirect", url) back to the callback
+    with `code` and `state` once one is given. Only with the development issuer as provider (else 404)."""
+    from chalicelib.auth import dev_issuer
+    from chalicelib.domain.errors import NotFound
+
+    if not uses_dev_provider(settings):
+        raise NotFound("no development sign-in here: this stack uses its OIDC provider", code="not_found")
+    values = {name: _parameter(params, name) for name in (*DEV_AUTHORIZE_FIELDS, "email", "login_hint", "name")}
+    for name in ("response_type", "client_id", "redirect_uri", "state", "nonce", "code_challenge",
+                 "code_challenge_method"):
+        if values[name] is None:
+            raise _invalid(name, "required")
+    if values["response_type"] != "code":
+        raise _invalid("response_type", "must be code")
+    if values["client_id"] != dev_issuer.AUDIENCE:
+        raise _invalid("client_id", f"must be {dev_issuer.AUDIENCE}", code="invalid_client")
+    if values["code_challenge_method"] != "S256":
+        raise _invalid("code_challenge_method", "must be S256")
+    if not (43 <= len(values["code_challenge"]) <= 128):
+        raise _invalid("code_challenge", "must be 43 to 128 characters")
+    redirect_uri = values["redirect_uri"]
+    # Like a real provider's registered redirect URIs: only an API's own callback, so never an open redirect.
+    if not (_is_http_url(redirect_uri) and (redirect_uri == settings.oidc_redirect_uri or (
+            urllib.parse.urlsplit(redirect_uri).path.endswith(CALLBACK_PATH)
+            and not urllib.parse.urlsplit(redirect_uri).query))):
+        raise _invalid("redirect_uri", f"must be an http(s) URL ending with {CALLBACK_PATH}",
+                       code="invalid_redirect_uri")
+    email = (values["email"] or values["login_hint"] or "").strip()
+    if not email:
+        return "form", _dev_form(values)
+    local, _, domain = email.rpartition("@")
+    if len(email) > MAX_EMAIL_LENGTH or not local or "." not in domain or any(c.isspace() for c in email):
+        raise _invalid("email", "must be an email address", code="invalid_email")
+    name = (values["name"] or "").strip() or None
+    if name and len(name) > MAX_NAME_LENGTH:
+        raise _invalid("name", f"at most {MAX_NAME_LENGTH} characters")
+    code = dev_issuer.issue_code(
+        settings, email=email, name=name, nonce=values["nonce"], code_challenge=values["code_challenge"],
+        redirect_uri=redirect_uri, client_id=values["client_id"],
+    )
+    separator = "&" if urllib.parse.urlsplit(redirect_uri).query else "?"
+    return "redirect", redirect_uri + separator + urllib.parse.urlencode({"code": code, "state": values["state"]})
+
+
+def _dev_form(values: dict) -> str:
+    from html import escape
+
+    hidden = "\n".join(
+        f'<input type="hidden" name="{name}" value="{escape(values[name] or "", quote=True)}">'
+        for name in DEV_AUTHORIZE_FIELDS if values[name] is not None
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>ekiosk development sign-in</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}}
+label{{display:block;margin:.8rem 0 .2rem}}input[type=email],input[type=text]{{width:100%;padding:.4rem}}
+button{{margin-top:1rem;padding:.5rem 1rem}}</style></head>
+<body><main><h1>Development sign-in</h1>
+<p>This local stack has no OIDC provider configured: sign in as any email address (local only).</p>
+<form method="get" action="{escape(DEV_AUTHORIZE_PATH.rsplit("/", 1)[-1])}">
+{hidden}
+<label for="email">Email</label><input id="email" name="email" type="email" required autofocus maxlength="254">
+<label for="name">Name (optional)</label><input id="name" name="name" type="text" maxlength="200">
+<button type="submit">Sign in</button>
+</form></main></body></html>
+"""

@@ -45,9 +45,10 @@ CHECKS = [
     negative_data_rejection,
 ]
 MAX_FAILURES_PER_TEST = 3
-# The login routes answer 503 `login_not_configured` on a stack without OIDC_*: they are fuzzed against a
-# private stack that trusts a fake provider instead (the development issuer's tokens are not valid there).
+# The login routes are fuzzed against a private stack that trusts a fake provider (the development issuer's
+# tokens are not valid there), except the development sign-in page, which exists only on the shared stack.
 LOGIN_PREFIX = "/api/v1/oidc/"
+DEV_AUTHORIZE = "/api/v1/oidc/dev/authorize"
 
 
 def _operations() -> list[tuple[str, str, bool]]:
@@ -147,7 +148,8 @@ def _strategy(operation, mode, known_ids: dict[str, list[str]]):
 def test_fuzz(request, stack, schema, sessions, known_ids, role, method, path):
     operation = schema[path][method]
     session = sessions[role]
-    target = request.getfixturevalue("login_stack") if path.startswith(LOGIN_PREFIX) else stack
+    on_login_stack = path.startswith(LOGIN_PREFIX) and path != DEV_AUTHORIZE
+    target = request.getfixturevalue("login_stack") if on_login_stack else stack
     failures: list[str] = []
     seen: set[tuple] = set()
     def run(case):

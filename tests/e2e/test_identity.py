@@ -153,6 +153,34 @@ def test_the_staff_list_pages(stack, staff):
         assert response.status_code == 400, params
 
 
-def test_the_login_flow_needs_oidc_settings(stack):
-    response = requests.get(stack.api + "/oidc/authenticate", allow_redirects=False, timeout=10)
-    assert (response.status_code, code_of(response)) == (503, "login_not_configured")
+def test_the_login_flow_uses_the_development_issuer(stack):
+    """Without OIDC_*, /oidc/authenticate sends the browser to the development sign-in page (SPEC §3, §4)."""
+    import urllib.parse
+
+    def query(url):
+        return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+
+    browser = requests.Session()
+    start = browser.get(stack.api + "/oidc/authenticate", allow_redirects=False, timeout=10)
+    assert start.status_code == 302
+    authorize = start.headers["Location"]
+    params = query(authorize)
+    assert authorize.split("?")[0] == stack.api + "/oidc/dev/authorize"
+    assert params["code_challenge_method"] == "S256" and params["state"] and params["nonce"]
+    assert params["redirect_uri"] == stack.api + "/oidc/callback"
+    form = browser.get(authorize, timeout=10)
+    assert form.status_code == 200 and form.headers["Content-Type"].startswith("text/html")
+    assert 'name="email"' in form.text
+    address = email("oidc-dev")
+    submitted = browser.get(authorize, params={"email": address}, allow_redirects=False, timeout=10)
+    assert submitted.status_code == 302
+    callback = submitted.headers["Location"]
+    assert callback.split("?")[0] == stack.api + "/oidc/callback" and query(callback)["state"] == params["state"]
+    signed_in = browser.get(callback, timeout=10)
+    assert signed_in.status_code == 200, signed_in.text
+    body = signed_in.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] > 0 and body["profile_complete"] is False
+    me = requests.get(stack.api + "/me", headers={"Authorization": f"Bearer {body['id_token']}"}, timeout=10)
+    assert me.status_code == 200 and me.json()["email"] == address
+    replay = browser.get(callback, timeout=10)
+    assert (replay.status_code, code_of(replay)) == (400, "invalid_state")

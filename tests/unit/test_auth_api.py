@@ -356,7 +356,8 @@ def test_a_slow_token_endpoint_times_out(env, provider, monkeypatch):
 
 
 def test_without_oidc_settings_the_flow_says_so(env, provider):
-    use_services(Services(load_settings({"STAGE": "local"}), customers=env.repo))
+    # (A local stack without OIDC_* uses the development issuer instead: tests/unit/test_auth_dev_login.py.)
+    use_services(Services(load_settings({"STAGE": "prod"}), customers=env.repo))
     for path in ("/api/v1/oidc/authenticate", "/api/v1/oidc/callback?code=a&state=b"):
         reply = env.client.get(path)
         assert (reply.status, error_code(reply)) == (503, "login_not_configured")
