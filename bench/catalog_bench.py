@@ -24,7 +24,6 @@ import math
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -32,28 +31,12 @@ from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from tests.support.emulator import EmulatorProcess  # noqa: E402
+
 RESULTS = os.path.join(ROOT, "bench", "results", "catalog.json")
 WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 DEPARTMENTS, SHELVES = 5, 4  # the tree: root / Dept{d} / Shelf{s} / Bin{b} (3 levels below the root)
-
-
-class Emulator:
-    def __init__(self):
-        args = [sys.executable, "-m", "chalicelib.runtime.emulator", "--host", "127.0.0.1", "--port", "0"]
-        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline() if self.proc.stdout else ""
-        if not line.startswith("emulator ready on "):
-            self.proc.kill()
-            raise RuntimeError(f"emulator did not start: {line!r}")
-        self.url = line.split()[-1]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 class Calls:
@@ -152,7 +135,7 @@ def main() -> int:
     args = parser.parse_args()
     SIZES_RUN = (100, 1_000) if args.quick else (100, 1_000, 10_000)
 
-    emulator = Emulator()
+    emulator = EmulatorProcess()
     began = time.time()
     try:
         os.environ.update(

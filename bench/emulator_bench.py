@@ -23,7 +23,6 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -33,6 +32,10 @@ import boto3
 from botocore.config import Config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from tests.support.emulator import EmulatorProcess  # noqa: E402
+
 RESULTS = os.path.join(ROOT, "bench", "results", "emulator.json")
 SIZES = (0, 1_000, 5_000, 20_000)
 TABLE = "bench_products"
@@ -52,25 +55,8 @@ def client(url: str, service: str) -> Any:
     )
 
 
-class Server:
-    def __init__(self, patched: bool):
-        args = [sys.executable, "-m", "chalicelib.runtime.emulator", "--port", "0"]
-        if not patched:
-            args.append("--no-transaction-patch")
-        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline() if self.proc.stdout else ""
-        if not line.startswith("emulator ready on "):
-            self.proc.kill()
-            raise RuntimeError(f"emulator did not start: {line!r}")
-        self.url = line.split()[-1]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+def start_server(patched: bool) -> EmulatorProcess:
+    return EmulatorProcess(extra_args=() if patched else ("--no-transaction-patch",))
 
 
 def create_tables(ddb: Any) -> None:
@@ -181,7 +167,7 @@ def order_mix(url: str, size: int, seconds: float) -> dict[str, Any]:
 
 
 def run(patched: bool, reps: int, time_box: float, mix_seconds: float) -> dict[str, Any]:
-    server = Server(patched)
+    server = start_server(patched)
     try:
         ddb = client(server.url, "dynamodb")
         create_tables(ddb)

@@ -1,4 +1,4 @@
-"""An embedded emulator in a subprocess on a free port, for integration tests over HTTP."""
+"""An embedded emulator in a subprocess on a free port, for integration tests and benchmarks over HTTP."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class EmulatorProcess:
-    def __init__(self, data_dir: Path | None = None, port: int | None = None):
+    def __init__(self, data_dir: Path | None = None, port: int | None = None, extra_args: tuple[str, ...] = ()):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "chalicelib.runtime.emulator", "--host", "127.0.0.1", "--port", str(self.port)]
         if data_dir:
             command += ["--data-dir", str(data_dir)]
+        command += extra_args
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
