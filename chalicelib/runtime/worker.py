@@ -20,6 +20,7 @@ import time
 
 from chalicelib.adapters.aws import client
 from chalicelib.config import get_settings
+from chalicelib.observability import correlation
 from chalicelib.resources import NOTIFICATIONS_QUEUE
 
 logger = logging.getLogger("ekiosk.worker")
@@ -74,7 +75,8 @@ class Worker:
         if not messages:
             return 0
         records = [to_lambda_record(message, arn) for message in messages]
-        failed = set(process_sqs_records(records))
+        with correlation():  # one id for every log line of this batch, as a Lambda invocation has
+            failed = set(process_sqs_records(records))
         done = [
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
             for i, m in enumerate(messages)
@@ -96,10 +98,11 @@ class Worker:
                 period = tuning().sweep_interval
             if now - last_run.get(job, float("-inf")) >= period:
                 last_run[job] = now
-                try:
-                    resolve(job)()
-                except Exception:
-                    logger.exception("periodic job %s failed", job)
+                with correlation():
+                    try:
+                        resolve(job)()
+                    except Exception:
+                        logger.exception("periodic job %s failed", job)
 
     def _poll_loop(self) -> None:
         while not self.stopping.is_set():

@@ -83,3 +83,21 @@ def test_worker_batches_runs_that_many_polling_threads(monkeypatch):
     runner.join(10)
     assert not runner.is_alive()
     assert len(threads) == 3
+
+
+def test_each_batch_logs_under_its_own_correlation_id(monkeypatch):
+    from chalicelib.observability import correlation_id
+
+    sqs = StubSqs([message(n) for n in range(4)])
+    ids = []
+
+    def process(records):
+        ids.append(correlation_id())
+        return []
+
+    monkeypatch.setattr("chalicelib.services.notifications.process_sqs_records", process)
+    worker = make_worker(monkeypatch, sqs)
+    worker.batch_size = 2
+    assert worker.poll_once() == 2 and worker.poll_once() == 2
+    outside = correlation_id()
+    assert len(set(ids)) == 2 and outside not in ids
