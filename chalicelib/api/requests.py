@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.errors import InvalidInput, PayloadTooLarge
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -17,8 +17,6 @@ MAX_JSON_BODY = 1024 * 1024
 def json_object(request) -> dict:
     raw = request.raw_body or b""
     if len(raw) > MAX_JSON_BODY:
-        from chalicelib.domain.errors import PayloadTooLarge
-
         raise PayloadTooLarge("the request body is too large")
     if not raw.strip():
         raise InvalidInput("a JSON object body is required", code="invalid_json")

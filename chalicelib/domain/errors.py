@@ -37,11 +37,6 @@ class NotFound(DomainError):
     code = "not_found"
 
 
-class MethodNotAllowed(DomainError):
-    status = 405
-    code = "method_not_allowed"
-
-
 class Conflict(DomainError):
     status = 409
     code = "conflict"
@@ -50,8 +45,3 @@ class Conflict(DomainError):
 class PayloadTooLarge(DomainError):
     status = 413
     code = "payload_too_large"
-
-
-class UnsupportedMediaType(DomainError):
-    status = 415
-    code = "unsupported_media_type"
