@@ -236,6 +236,8 @@ def test_notifications_of_an_order_appear_with_their_sms_records(stack, shop, br
     )
     settle(page, lambda: page.get_by_label("Refresh every 5 s").uncheck())  # a still page for the checks
     assert f"Only order #{order['number']}" in page.locator(".scope").inner_text()
+    # The re-render after unchecking can briefly race a refresh tick; wait for the settled, filtered table.
+    page.wait_for_function("document.querySelectorAll('table.notifications tbody tr').length === 3", timeout=15_000)
     rows = page.locator("table.notifications tbody tr")
     assert rows.count() == 3  # SMS placed, SMS approved, staff email
     assert set(rows.evaluate_all("rows => rows.map(row => row.dataset.orderId)")) == {order["id"]}
