@@ -1,7 +1,5 @@
 """ekiosk: the Chalice application. Wiring only; the rules live in chalicelib/."""
 
-from chalice import Chalice
-
 from chalicelib.api import (
     admin,
     authorizer,
@@ -13,11 +11,12 @@ from chalicelib.api import (
     orders,
     system,
 )
+from chalicelib.api.chalice_app import ThreadSafeChalice
 from chalicelib.api.routing import API_PREFIX
 from chalicelib.api.system import add_method_not_allowed_routes
 from chalicelib.observability import configure_logging
 
-app = Chalice(app_name="ekiosk")
+app = ThreadSafeChalice(app_name="ekiosk")  # many requests per process under gunicorn threads
 app.api.binary_types.append("multipart/form-data")
 configure_logging(app)
 
