@@ -169,7 +169,7 @@ def expire_holds(now: datetime | None = None, budget_seconds: float = EXPIRY_BUD
         for order in found:
             if time.monotonic() >= deadline:
                 break
-            if _expire(order):
+            if expire_order(order):
                 cancelled += 1
         if after is None:
             break
@@ -178,7 +178,9 @@ def expire_holds(now: datetime | None = None, budget_seconds: float = EXPIRY_BUD
     return cancelled
 
 
-def _expire(order: Order) -> bool:
+def expire_order(order: Order) -> bool:
+    """Cancels one order as the system; False when it is no longer PENDING (or failed: logged, and
+    the next run tries again)."""
     drafts = drafts_for(
         event_for_transition(order.status, CANCELED), order_id=order.id, number=order.number,
         customer_email=order.customer_email or "", customer_phone=order.customer_phone, staff_emails=(),
