@@ -351,3 +351,26 @@ def test_expired_orders_come_from_one_index_query_never_a_scan(stubbed):
     })
     found, after = repo.expired("2030-01-01T00:00:00.000000Z")
     assert found == [] and after == {"id": {"S": "o9"}}
+
+
+def test_the_local_worker_runs_the_expiry_every_ten_seconds(monkeypatch):
+    from chalicelib.runtime import worker as worker_module
+    from chalicelib.services import jobs
+
+    clock = {"now": 1000.0}
+    ran: list[str] = []
+    monkeypatch.setattr(worker_module.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(jobs, "resolve", lambda job: lambda: ran.append(job))
+    monkeypatch.setattr(worker_module, "client", lambda service, settings: None)
+    worker = worker_module.Worker(load_settings({"STAGE": "local"}))
+    last_run: dict = {}
+    expiry = "chalicelib.services.orders:expire_holds"
+    worker.run_due_jobs(last_run)
+    assert ran.count(expiry) == 1
+    clock["now"] += 9
+    worker.run_due_jobs(last_run)
+    assert ran.count(expiry) == 1
+    clock["now"] += 1
+    worker.run_due_jobs(last_run)
+    assert ran.count(expiry) == 2  # every 10 s, though PERIODIC_JOBS says 60 for AWS
+    assert ran.count("chalicelib.services.price_history:snapshot_all") == 1
