@@ -139,7 +139,8 @@ def get_order(caller, order_id):
     description="`{status}` only. COMPLETED deducts stock and releases the reservation; CANCELED releases it. "
                 "Only a PENDING order changes, once.",
     responses={
-        409: "`invalid_transition` (the order is not PENDING) or `insufficient_stock`.",
+        409: "`invalid_transition` (the order is not PENDING: already decided, or cancelled by the system when "
+             "its hold expired) or `insufficient_stock`.",
         503: "`try_again`: write contention outlasted every internal retry (practically never).",
     },
 )

@@ -374,3 +374,14 @@ def test_the_local_worker_runs_the_expiry_every_ten_seconds(monkeypatch):
     worker.run_due_jobs(last_run)
     assert ran.count(expiry) == 2  # every 10 s, though PERIODIC_JOBS says 60 for AWS
     assert ran.count("chalicelib.services.price_history:snapshot_all") == 1
+
+
+def test_without_the_old_item_in_the_reason_the_counters_are_read_again(stubbed):
+    repo, stub = stubbed
+    cancel(stub, NONE, NONE, NONE, failed())
+    stub.add_response("get_item", {"Item": {"id": {"S": "c1"}, "pending_orders": {"N": "3"}}}, {
+        "TableName": "ekiosk-local-customers", "Key": {"id": {"S": "c1"}}, "ConsistentRead": True,
+        "ProjectionExpression": "id, pending_orders, pending_units"})
+    with pytest.raises(PendingLimitReached) as caught:
+        repo.create(an_order(), [], PendingLimits(3, 20))
+    assert (caught.value.pending_orders, caught.value.pending_units) == (3, 0)

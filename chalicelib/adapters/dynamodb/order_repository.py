@@ -263,12 +263,15 @@ class DynamoOrderRepository:
         )
 
     def pending_of(self, customer_id: str) -> tuple[int, int]:
-        """(pending_orders, pending_units) of a customer, read consistently."""
+        """(pending_orders, pending_units) of a customer, read consistently; (0, 0) if there is none."""
+        return self._counters(customer_id) or (0, 0)
+
+    def _counters(self, customer_id: str) -> tuple[int, int] | None:
         response = self._db.get_item(
             TableName=self._table("customers"), Key={"id": _s(customer_id)}, ConsistentRead=True,
-            ProjectionExpression="pending_orders, pending_units",
+            ProjectionExpression="id, pending_orders, pending_units",
         )
-        return pending_counters(response.get("Item"))
+        return pending_counters(response["Item"]) if response.get("Item") else None
 
     def expired(self, cutoff: str, limit: int = 100, after: dict | None = None) -> tuple[list[Order], dict | None]:
         """PENDING orders created before `cutoff`, oldest first: one Query of the by-status index (never a
@@ -385,9 +388,12 @@ class DynamoOrderRepository:
             raise OrderExists(order.id)
         customer_reason = reasons[len(items) - 1] if len(reasons) >= len(items) else {}
         if _failed(customer_reason):
-            if "Item" not in customer_reason:
+            # The counters as the condition saw them; a store that does not return them is read again.
+            counters = pending_counters(customer_reason["Item"]) if "Item" in customer_reason else None
+            counters = counters or self._counters(order.customer_id)
+            if counters is None:
                 raise NotFound("no such customer", code="customer_not_found")
-            raise PendingLimitReached(*pending_counters(customer_reason["Item"]), limits)
+            raise PendingLimitReached(*counters, limits)
         shortages, missing = [], []
         for (product_id, quantity), reason in zip(order.reservations(), reasons[1:], strict=False):
             if not _failed(reason):
