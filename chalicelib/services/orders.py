@@ -185,11 +185,11 @@ def expire_holds(now: datetime | None = None, budget_seconds: float = EXPIRY_BUD
 def expire_order(order: Order) -> bool:
     """Cancels one order as the system; False when it is no longer PENDING (or failed: logged, and
     the next run tries again)."""
-    drafts = drafts_for(
-        event_for_transition(order.status, CANCELED), order_id=order.id, number=order.number,
-        customer_email=order.customer_email or "", customer_phone=order.customer_phone, staff_emails=(),
-    )
     try:
+        drafts = drafts_for(
+            event_for_transition(order.status, CANCELED), order_id=order.id, number=order.number,
+            customer_email=order.customer_email or "", customer_phone=order.customer_phone, staff_emails=(),
+        )
         services().orders.transition(order, CANCELED, HistoryEntry(CANCELED, utc_now(), SYSTEM), drafts)
     except (InvalidTransition, NotFound):  # staff (or another run) moved it on first: nothing to do
         return False

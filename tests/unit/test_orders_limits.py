@@ -385,3 +385,16 @@ def test_without_the_old_item_in_the_reason_the_counters_are_read_again(stubbed)
     with pytest.raises(PendingLimitReached) as caught:
         repo.create(an_order(), [], PendingLimits(3, 20))
     assert (caught.value.pending_orders, caught.value.pending_units) == (3, 0)
+
+
+def test_expiring_an_order_that_already_moved_on_is_a_no_op(world):
+    repo, customers, queue = world
+    buyer = caller(customers, "lu@x.test")
+    boss = caller(customers, STAFF, role="admin")
+    stock(repo, "p1", 10)
+    order, _ = orders.place_order(buyer, [("p1", 1)])
+    done = orders.change_status(boss, order, COMPLETED)
+    sent = list(queue.sent)
+    assert orders.expire_order(done) is False  # a copy that says COMPLETED
+    assert orders.expire_order(order) is False  # a stale copy that still says PENDING
+    assert repo.orders[order.id].status == COMPLETED and queue.sent == sent
