@@ -42,6 +42,11 @@ class Settings:
     at_api_key: str | None
     at_sender_id: str | None
     at_base_url: str | None
+    # Stock hoarding (SPEC §7): per-customer caps on PENDING orders and their units, and how long a
+    # PENDING order may wait for staff before the system cancels it.
+    max_pending_orders: int = 5
+    max_pending_units: int = 1000
+    order_hold_seconds: int = 259200
 
     @property
     def is_local(self) -> bool:
@@ -62,6 +67,19 @@ class Settings:
 
     def queue_name(self, name: str) -> str:
         return f"ekiosk-{self.stage}-{name}"
+
+
+def _positive_int(env, name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, not {value}")
+    return value
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -85,6 +103,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         at_api_key=env.get("AT_API_KEY") or None,
         at_sender_id=env.get("AT_SENDER_ID") or None,
         at_base_url=env.get("AT_BASE_URL") or None,
+        max_pending_orders=_positive_int(env, "MAX_PENDING_ORDERS", 5),
+        max_pending_units=_positive_int(env, "MAX_PENDING_UNITS", 1000),
+        order_hold_seconds=_positive_int(env, "ORDER_HOLD_SECONDS", 259200),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint
+from chalice import Blueprint, Rate
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from chalicelib.api.requests import json_object, page_params, query, validate
@@ -97,7 +97,9 @@ STATUS_QUERY = {
     response_headers={"Location": "The order's URL.", "Idempotent-Replayed": "`true` on an idempotent replay."},
     responses={
         403: "`profile_incomplete`: add a phone number (PATCH /me) first.",
-        409: "`insufficient_stock` (details: [{product_id, requested, available}]) or `idempotency_mismatch`.",
+        409: "`insufficient_stock` (details: [{product_id, requested, available}]), `pending_limit` (details: "
+             "{pending_orders, pending_units, max_pending_orders, max_pending_units}: the caller's PENDING orders, "
+             "with this one, would pass MAX_PENDING_ORDERS or MAX_PENDING_UNITS) or `idempotency_mismatch`.",
         503: "`try_again`: write contention outlasted every internal retry (practically never).",
     },
 )
@@ -137,7 +139,8 @@ def get_order(caller, order_id):
     description="`{status}` only. COMPLETED deducts stock and releases the reservation; CANCELED releases it. "
                 "Only a PENDING order changes, once.",
     responses={
-        409: "`invalid_transition` (the order is not PENDING) or `insufficient_stock`.",
+        409: "`invalid_transition` (the order is not PENDING: already decided, or cancelled by the system when "
+             "its hold expired) or `insufficient_stock`.",
         503: "`try_again`: write contention outlasted every internal retry (practically never).",
     },
 )
@@ -145,3 +148,11 @@ def change_order_status(caller, order_id):
     order = orders.get_order(caller, order_id)  # an unknown id is a 404 whatever the body
     body = validate(StatusChangeIn, json_object(bp.current_request))
     return json_response(orders.change_status(caller, order, body.status).to_dict())
+
+
+# --- hold expiry: every minute on AWS; the local worker runs the same job every 10 s (services/jobs.py)
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="expire_order_holds")
+def expire_order_holds(event):
+    return {"cancelled": orders.expire_holds()}

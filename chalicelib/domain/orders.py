@@ -10,6 +10,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from chalicelib.domain.errors import Conflict, DomainError, Forbidden, InvalidInput
@@ -84,6 +85,50 @@ class IdempotencyMismatch(Conflict):
 
     def __init__(self):
         super().__init__("this Idempotency-Key was already used with a different request body")
+
+
+class PendingLimitReached(Conflict):
+    """The customer's PENDING orders, with this one, would pass MAX_PENDING_ORDERS or MAX_PENDING_UNITS."""
+
+    code = "pending_limit"
+
+    def __init__(self, pending_orders: int, pending_units: int, limits: PendingLimits):
+        super().__init__(
+            f"at most {limits.max_orders} pending orders and {limits.max_units} pending units per customer; "
+            "wait until staff approve or cancel one",
+            details={
+                "pending_orders": int(pending_orders),
+                "pending_units": int(pending_units),
+                "max_pending_orders": limits.max_orders,
+                "max_pending_units": limits.max_units,
+            },
+        )
+        self.pending_orders = int(pending_orders)
+        self.pending_units = int(pending_units)
+
+
+@dataclass(frozen=True)
+class PendingLimits:
+    """Per-customer caps on what PENDING orders hold (SPEC §7), the new order included.
+
+    DynamoDB conditions cannot subtract, so the room is computed here: a new order of `units` fits
+    while pending_orders <= orders_room() and pending_units <= units_room(units)."""
+
+    max_orders: int
+    max_units: int
+
+    def orders_room(self) -> int:
+        return self.max_orders - 1
+
+    def units_room(self, units: int) -> int:
+        return self.max_units - int(units)  # negative: no customer counter can ever be that low
+
+    def admits(self, pending_orders: int, pending_units: int, units: int) -> bool:
+        return int(pending_orders) <= self.orders_room() and int(pending_units) <= self.units_room(units)
+
+    def check(self, pending_orders: int, pending_units: int, units: int) -> None:
+        if not self.admits(pending_orders, pending_units, units):
+            raise PendingLimitReached(pending_orders, pending_units, self)
 
 
 class TryAgain(DomainError):
@@ -203,6 +248,11 @@ class Order:
     def reservations(self) -> list[tuple[str, int]]:
         return [(line.product_id, line.quantity) for line in self.items]
 
+    @property
+    def units(self) -> int:
+        """What this order counts against MAX_PENDING_UNITS while it is PENDING."""
+        return sum(int(line.quantity) for line in self.items)
+
     def with_status(self, status: str, at: str, by: str) -> Order:
         return Order(
             **{**self.__dict__, "status": status, "updated_at": at,
@@ -232,6 +282,20 @@ def new_order(
         created_at=now, updated_at=now, history=[HistoryEntry(PENDING, now, customer_id)],
         customer_email=customer_email, customer_phone=customer_phone, request_hash=request_hash,
     )
+
+
+# ---- hold expiry ------------------------------------------------------------------------------
+
+SYSTEM = "system"  # `by` of the history entry when the system, not staff, cancels an order
+
+
+def hold_cutoff(now: datetime, hold_seconds: int) -> str:
+    """Orders created before this instant (ISO, as `created_at` is stored) have held too long."""
+    return (now - timedelta(seconds=int(hold_seconds))).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def hold_expired(order: Order, now: datetime, hold_seconds: int) -> bool:
+    return order.status == PENDING and order.created_at < hold_cutoff(now, hold_seconds)
 
 
 # ---- idempotency --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ with its own provider-call threads (as concurrent Lambda invocations would; wort
 provider's latency, not the store, is the limit). For tests: WORKER_VISIBILITY_SECONDS overrides the
 queue's visibility timeout for the messages this worker receives (how soon a crashed worker's batch
 comes back); NOTIFY_SWEEP_INTERVAL_SECONDS how often the notification sweeper runs (default 60 s).
+The order hold expiry runs every 10 s here (services/jobs.py LOCAL_PERIODS), every minute on AWS.
 """
 
 from __future__ import annotations
@@ -89,11 +90,12 @@ class Worker:
         return len(messages)
 
     def run_due_jobs(self, last_run: dict) -> None:
-        from chalicelib.services.jobs import PERIODIC_JOBS, resolve
+        from chalicelib.services.jobs import LOCAL_PERIODS, PERIODIC_JOBS, resolve
         from chalicelib.services.notifications import tuning
 
         now = time.monotonic()
         for period, job in PERIODIC_JOBS:
+            period = LOCAL_PERIODS.get(job, period)
             if job == SWEEP_JOB:
                 period = tuning().sweep_interval
             if now - last_run.get(job, float("-inf")) >= period:

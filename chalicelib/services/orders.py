@@ -1,4 +1,4 @@
-"""Order use cases (SPEC §7): place, read, list, approve and cancel.
+"""Order use cases (SPEC §7): place, read, list, approve and cancel, and the hold expiry job.
 
 `caller` is anything with `.id` (the customer id), `.identity` (the verified token identity, used
 to create the customer record just in time) and `.is_staff` — the API's Caller.
@@ -7,21 +7,30 @@ to create the customer record just in time) and `.is_staff` — the API's Caller
 from __future__ import annotations
 
 import logging
+import time
+from datetime import UTC, datetime
 
 from chalicelib.adapters.dynamodb.base import utc_now
 from chalicelib.bootstrap import services
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.notifications import ORDER_PLACED, NotificationDraft, drafts_for
 from chalicelib.domain.orders import (
+    CANCELED,
+    SYSTEM,
     HistoryEntry,
     IdempotencyMismatch,
     InsufficientStock,
+    InvalidTransition,
     Order,
     OrderLine,
+    PendingLimitReached,
+    PendingLimits,
     ProfileIncomplete,
     Shortage,
     UnknownProducts,
     event_for_transition,
+    hold_cutoff,
+    hold_expired,
     new_order,
     order_id_for,
     parse_status,
@@ -56,6 +65,17 @@ def place_order(caller, items: list[tuple[str, int]], idempotency_key: str | Non
             details={"missing_fields": customer.missing_fields},
         )
 
+    settings = services().settings
+    limits = PendingLimits(settings.max_pending_orders, settings.max_pending_units)
+    units = sum(qty for _, qty in items)
+    if not limits.admits(seen.pending_orders, seen.pending_units, units):
+        # Already at a limit at a consistent read: no need to try the transaction (which checks again).
+        # BatchGetItem is not one snapshot: the order a concurrent same-key request placed may have been
+        # counted but not yet seen, so a keyed request looks once more for its original.
+        if idempotency_key and (existing := repo.get(order_id)) is not None:
+            return _replay(existing, caller.id, fingerprint), True
+        raise PendingLimitReached(seen.pending_orders, seen.pending_units, limits)
+
     index_of = {pid: i for i, pid in enumerate(product_ids)}
     missing = [pid for pid in product_ids if pid not in seen.products]
     if missing:
@@ -78,7 +98,11 @@ def place_order(caller, items: list[tuple[str, int]], idempotency_key: str | Non
     from chalicelib.adapters.dynamodb.order_repository import OrderExists
 
     try:
-        repo.create(order, drafts)
+        repo.create(order, drafts, limits)
+    except PendingLimitReached:  # a concurrent order of this customer took the room
+        if idempotency_key and (existing := repo.get(order.id)) is not None:
+            return _replay(existing, caller.id, fingerprint), True
+        raise
     except OrderExists:  # a concurrent request with the same key won, or our own retried commit
         existing = repo.get(order.id)
         if existing is None:
@@ -121,6 +145,59 @@ def change_status(caller, order: Order, status: object) -> Order:
     updated = services().orders.transition(order, target, HistoryEntry(target, now, caller.id), drafts)
     enqueue(drafts)
     return updated
+
+
+# ---- hold expiry (SPEC §7) ---------------------------------------------------------------------
+
+EXPIRY_PAGE = 100
+# Within one run, under the scheduled Lambda's 10 s timeout (and short enough not to hold up the local
+# worker's polling); what is left waits for the next run.
+EXPIRY_BUDGET_SECONDS = 8
+
+
+def expire_holds(now: datetime | None = None, budget_seconds: float = EXPIRY_BUDGET_SECONDS) -> int:
+    """Cancels, as the system, every PENDING order older than ORDER_HOLD_SECONDS: the same transaction
+    as a staff cancel (reservation released, the customer's pending counters freed, the cancellation
+    SMS recorded and enqueued), conditioned on the order still being PENDING, so a staff PATCH racing it
+    has exactly one winner. Finds them with the by-status index (oldest first), never a scan.
+    Returns how many orders it cancelled."""
+    svc = services()
+    now = now or datetime.now(UTC)
+    hold = svc.settings.order_hold_seconds
+    cutoff = hold_cutoff(now, hold)
+    deadline = time.monotonic() + budget_seconds
+    cancelled = 0
+    after = None
+    while time.monotonic() < deadline:
+        found, after = svc.orders.expired(cutoff, EXPIRY_PAGE, after)
+        for order in found:
+            if time.monotonic() >= deadline:
+                break
+            if hold_expired(order, now, hold) and expire_order(order):
+                cancelled += 1
+        if after is None:
+            break
+    if cancelled:
+        logger.info("hold expiry: cancelled %d order(s) created before %s", cancelled, cutoff)
+    return cancelled
+
+
+def expire_order(order: Order) -> bool:
+    """Cancels one order as the system; False when it is no longer PENDING (or failed: logged, and
+    the next run tries again)."""
+    try:
+        drafts = drafts_for(
+            event_for_transition(order.status, CANCELED), order_id=order.id, number=order.number,
+            customer_email=order.customer_email or "", customer_phone=order.customer_phone, staff_emails=(),
+        )
+        services().orders.transition(order, CANCELED, HistoryEntry(CANCELED, utc_now(), SYSTEM), drafts)
+    except (InvalidTransition, NotFound):  # staff (or another run) moved it on first: nothing to do
+        return False
+    except Exception:  # noqa: BLE001 - one bad order must not stop the others; the next run retries it
+        logger.exception("hold expiry: could not cancel order %s", order.id)
+        return False
+    enqueue(drafts)
+    return True
 
 
 def enqueue(drafts: list[NotificationDraft]) -> None:

@@ -2,7 +2,8 @@
 real emulator, through the service layer, checked against a plain-Python model after every step.
 
 Invariants, for every product: 0 <= reserved <= stock, available == stock - reserved, and reserved
-== the sum of its quantities in PENDING orders (read back from storage, not from the model).
+== the sum of its quantities in PENDING orders (read back from storage, not from the model); for
+every customer: the pending counters == what their PENDING orders hold, within the limits.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from chalicelib.domain.orders import (
     PENDING,
     InsufficientStock,
     InvalidTransition,
+    PendingLimitReached,
 )
 from chalicelib.services import orders
 from tests.support.orders import Seeder, next_phone, unique
@@ -56,6 +58,7 @@ class World:
             self.stock[self.seed.product(stock=stock, price_cents=rng.randint(1, 99_999))] = stock
         self.reserved = dict.fromkeys(self.stock, 0)
         self.orders: dict[str, tuple[str, list[tuple[str, int]]]] = {}  # id -> (status, items)
+        self.owner: dict[str, str] = {}  # order id -> customer id
         self.keys: list[tuple[Caller, str, list[tuple[str, int]]]] = []
         self.refused = 0  # places answered 409 insufficient_stock
 
@@ -68,6 +71,13 @@ class World:
     def place(self) -> None:
         caller, items = self.rng.choice(self.customers), self.random_items()
         key = unique("k") if self.rng.random() < 0.5 else None
+        settings = services().settings
+        held = [self.orders[o][1] for o, c in self.owner.items() if c == caller.id and self.orders[o][0] == PENDING]
+        units = sum(q for order_items in held for _, q in order_items)
+        if len(held) + 1 > settings.max_pending_orders or units + sum(q for _, q in items) > settings.max_pending_units:
+            with pytest.raises(PendingLimitReached):
+                orders.place_order(caller, items, key)
+            return
         short = [(pid, qty) for pid, qty in items if self.stock[pid] - self.reserved[pid] < qty]
         if short:
             with pytest.raises(InsufficientStock) as caught:
@@ -81,6 +91,7 @@ class World:
         order, replayed = orders.place_order(caller, items, key)
         assert not replayed and order.status == PENDING
         self.orders[order.id] = (PENDING, items)
+        self.owner[order.id] = caller.id
         for pid, qty in items:
             self.reserved[pid] += qty
         if key:
@@ -159,6 +170,16 @@ class World:
                                  "available": self.stock[pid] - self.reserved[pid]}
         if exact:
             assert {i: o.status for i, o in stored_orders.items()} == {i: s for i, (s, _) in self.orders.items()}
+        held: dict[str, list[int]] = {c.id: [0, 0] for c in self.customers}
+        for stored in stored_orders.values():
+            if stored.status == PENDING:
+                held[stored.customer_id][0] += 1
+                held[stored.customer_id][1] += sum(int(line.quantity) for line in stored.items)
+        settings = services().settings
+        for customer_id, item in self.batch_get("customers", sorted(held)).items():
+            counters = [int(item.get(name, {"N": 0})["N"]) for name in ("pending_orders", "pending_units")]
+            assert counters == held[customer_id], (customer_id, counters, held[customer_id])
+            assert counters[0] <= settings.max_pending_orders and counters[1] <= settings.max_pending_units
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -205,7 +226,7 @@ def test_concurrent_random_operations_keep_the_invariants(emulator):
                     with lock:
                         restocked[pid] += amount
             except DomainError as error:
-                assert error.code in ("insufficient_stock", "invalid_transition"), error.code
+                assert error.code in ("insufficient_stock", "invalid_transition", "pending_limit"), error.code
 
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(worker, range(6)))

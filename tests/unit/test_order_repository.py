@@ -89,15 +89,22 @@ def test_place_is_one_transaction_with_order_reservations_and_notifications(stub
                                   lambda params, **_: captured.update(params))
     repo.create(o, drafts(o))
     items = captured["TransactItems"]
-    assert [next(iter(i)) for i in items] == ["Put", "Update", "Update", "Put", "Put"]
+    assert [next(iter(i)) for i in items] == ["Put", "Update", "Update", "Put", "Put", "Update"]
     assert items[0]["Put"]["ConditionExpression"] == "attribute_not_exists(id)"
     reserve = items[1]["Update"]
     assert reserve["UpdateExpression"] == "SET reserved = reserved + :q, available = available - :q"
     assert reserve["ConditionExpression"] == "attribute_exists(id) AND available >= :q"  # no arithmetic
     assert reserve["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
-    notes = [i["Put"]["Item"] for i in items[3:]]
+    notes = [i["Put"]["Item"] for i in items[3:5]]
     assert {n["id"]["S"] for n in notes} == {"o1:order_placed:EMAIL", "o1:order_placed:SMS"}
-    assert all(n["pending"]["S"] == "PENDING" and n["status"]["S"] == "PENDING" for n in notes)
+    assert all(n["pending"]["S"] == "PENDING" and n["status"]["S"] == "PENDING" for n in notes[:2])
+    counters = items[5]["Update"]  # the customer's pending counters, against a room computed here
+    assert counters["TableName"] == "ekiosk-local-customers" and counters["Key"] == {"id": {"S": "c1"}}
+    assert counters["UpdateExpression"] == "ADD pending_orders :one, pending_units :units"
+    assert counters["ExpressionAttributeValues"] == {
+        ":one": {"N": "1"}, ":units": {"N": "7"}, ":orders_room": {"N": "4"}, ":units_room": {"N": "993"}}
+    assert "pending_orders <= :orders_room" in counters["ConditionExpression"]
+    assert "pending_units <= :units_room" in counters["ConditionExpression"]
 
 
 def test_write_conflicts_are_retried_with_backoff_and_never_surface(stubbed):
@@ -177,7 +184,7 @@ def test_cancel_skips_products_that_no_longer_exist(stubbed):
     stub.add_response("transact_write_items", {})
     done = repo.transition(o, CANCELED, entry, [])
     assert done.status == CANCELED
-    assert [i["Update"]["Key"]["id"]["S"] for i in sent[-1]] == ["o1", "p2"]
+    assert [i["Update"]["Key"]["id"]["S"] for i in sent[-1]] == ["o1", "p2", "c1"]  # c1: its counters
 
 
 def test_number_blocks_are_unique_under_threads():

@@ -55,5 +55,9 @@ class CustomerRecord(Model):
     role_source = UnicodeAttribute(null=True)  # "admin_emails" or "staff" while admin
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
+    # What the customer's PENDING orders hold (SPEC §7 limits). Only the order transactions change
+    # them (ADD on placement, ADD of the negative when an order leaves PENDING); absent means 0.
+    pending_orders = NumberAttribute(null=True)
+    pending_units = NumberAttribute(null=True)
 
     by_kind = CustomersByKind()

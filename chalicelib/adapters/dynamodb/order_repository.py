@@ -3,18 +3,24 @@
 Requests per use case (the bench counts them):
 * place: ONE BatchGetItem (the customer, every product and, with an Idempotency-Key, the order the
   key maps to), ONE TransactWriteItems (order put + each product's reservation + the order's
-  PENDING notification records); the caller then sends ONE SendMessageBatch. Order numbers come
-  from a counter in blocks of NUMBER_BLOCK (one UpdateItem per block per process), so the
-  amortized cost is 3 + 1/NUMBER_BLOCK requests. Numbers are unique and increasing per process,
-  not gap-free: a process that stops forgets the rest of its block.
-* approve / cancel: ONE GetItem of the order, ONE TransactWriteItems (order status conditioned on
-  PENDING + each product + the event's notification records), then ONE SendMessageBatch.
+  PENDING notification records + the customer's pending counters); the caller then sends ONE
+  SendMessageBatch. Order numbers come from a counter in blocks of NUMBER_BLOCK (one UpdateItem
+  per block per process), so the amortized cost is 3 + 1/NUMBER_BLOCK requests. Numbers are
+  unique and increasing per process, not gap-free: a process that stops forgets the rest of its block.
+* approve / cancel / hold expiry: ONE GetItem of the order (expiry: one Query of the by-status index
+  per page instead), ONE TransactWriteItems (order status conditioned on PENDING + each product +
+  the event's notification records + the customer's pending counters), then ONE SendMessageBatch.
 
 Product counters are kept in step by the update expressions themselves (`available` is stored,
 because condition expressions cannot subtract):
 * reserve:  reserved += q, available -= q   if available >= q
 * approve:  stock -= q,   reserved -= q     if stock >= q and reserved >= q   (available unchanged)
 * cancel:   reserved -= q, available += q   if reserved >= q
+The customer's `pending_orders` / `pending_units` (SPEC §7 limits) move in the same transactions:
+* place:    ADD 1, ADD units   if (absent or pending_orders <= max_orders - 1)
+                               and (absent or pending_units <= max_units - units)   (room computed in code)
+* leave PENDING: ADD -1, ADD -units   if pending_orders >= 1 and pending_units >= units
+  (an order placed before the counters existed was never counted: then the counters are left alone)
 Write conflicts (TransactionConflict, throttling) are retried here with jittered backoff; they
 never reach the client.
 """
@@ -41,7 +47,7 @@ from chalicelib.adapters.dynamodb.orders import (
     OrderRecord,
 )
 from chalicelib.adapters.dynamodb.pages import decode_cursor, page
-from chalicelib.config import Settings
+from chalicelib.config import Settings, load_settings
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
 from chalicelib.domain.notifications import NotificationDraft
@@ -54,6 +60,8 @@ from chalicelib.domain.orders import (
     InvalidTransition,
     Order,
     OrderLine,
+    PendingLimitReached,
+    PendingLimits,
     Shortage,
     TryAgain,
     UnknownProducts,
@@ -103,6 +111,8 @@ class Placement:
     customer: Customer | None
     products: dict[str, ProductView]
     existing: Order | None  # the order an Idempotency-Key maps to, if it exists
+    pending_orders: int = 0  # what the customer's PENDING orders hold now (SPEC §7 limits)
+    pending_units: int = 0
 
 
 class OrderExists(Exception):
@@ -162,6 +172,12 @@ def notification_record(draft: NotificationDraft, now: str) -> NotificationRecor
         recipient=draft.recipient, message=draft.message, status="PENDING", pending="PENDING",
         attempts=0, created_at=now, updated_at=now,
     )
+
+
+def pending_counters(item: dict | None) -> tuple[int, int]:
+    """(pending_orders, pending_units) of a raw customer item; absent counts as 0."""
+    item = item or {}
+    return (int(item.get("pending_orders", {}).get("N", 0)), int(item.get("pending_units", {}).get("N", 0)))
 
 
 def _n(value: int) -> dict:
@@ -237,11 +253,44 @@ class DynamoOrderRepository:
         customers = found.get(self._table("customers"), [])
         orders = found.get(self._table("orders"), [])
         products = [ProductView.of(ProductRecord.from_raw_data(i)) for i in found.get(self._table("products"), [])]
+        pending_orders, pending_units = pending_counters(customers[0] if customers else None)
         return Placement(
             customer=customer_from_record(CustomerRecord.from_raw_data(customers[0])) if customers else None,
             products={view.id: view for view in products},
             existing=order_from_record(OrderRecord.from_raw_data(orders[0])) if orders else None,
+            pending_orders=pending_orders,
+            pending_units=pending_units,
         )
+
+    def pending_of(self, customer_id: str) -> tuple[int, int]:
+        """(pending_orders, pending_units) of a customer, read consistently; (0, 0) if there is none."""
+        return self._counters(customer_id) or (0, 0)
+
+    def _counters(self, customer_id: str) -> tuple[int, int] | None:
+        response = self._db.get_item(
+            TableName=self._table("customers"), Key={"id": _s(customer_id)}, ConsistentRead=True,
+            ProjectionExpression="id, pending_orders, pending_units",
+        )
+        return pending_counters(response["Item"]) if response.get("Item") else None
+
+    def expired(self, cutoff: str, limit: int = 100, after: dict | None = None) -> tuple[list[Order], dict | None]:
+        """PENDING orders created before `cutoff`, oldest first: one Query of the by-status index (never a
+        scan). The index may lag: an order it still lists as PENDING may have moved on, which the
+        transition's own condition finds out. Returns (orders, the key to continue after, or None)."""
+        request = {
+            "TableName": self._table("orders"),
+            "IndexName": OrderRecord.by_status.Meta.index_name,
+            "KeyConditionExpression": "#st = :pending AND created_at < :cutoff",
+            "ExpressionAttributeNames": {"#st": "status"},
+            "ExpressionAttributeValues": {":pending": _s(PENDING), ":cutoff": _s(cutoff)},
+            "ScanIndexForward": True,
+            "Limit": int(limit),
+        }
+        if after:
+            request["ExclusiveStartKey"] = after
+        response = self._db.query(**request)
+        found = [order_from_record(OrderRecord.from_raw_data(item)) for item in response.get("Items", [])]
+        return found, response.get("LastEvaluatedKey")
 
     def get(self, order_id: str) -> Order | None:
         if not _storable_key(order_id):  # DynamoDB would refuse the key: there is no such order
@@ -293,11 +342,14 @@ class DynamoOrderRepository:
 
     # -- writes
 
-    def create(self, order: Order, drafts: list[NotificationDraft]) -> None:
-        """Puts the order, reserves every item and records its notifications, all or nothing.
+    def create(self, order: Order, drafts: list[NotificationDraft], limits: PendingLimits | None = None) -> None:
+        """Puts the order, reserves every item, records its notifications and counts the order against
+        the customer's pending limits, all or nothing.
 
-        Raises OrderExists (the id is taken: a replay), InsufficientStock (only the items really
-        short) or UnknownProducts (deleted since the read)."""
+        Raises OrderExists (the id is taken: a replay), PendingLimitReached (the customer's PENDING
+        orders, with this one, would pass a limit), InsufficientStock (only the items really short)
+        or UnknownProducts (deleted since the read)."""
+        limits = limits or PendingLimits(self._settings.max_pending_orders, self._settings.max_pending_units)
         now = order.created_at
         products = self._table("products")
         items: list[dict] = [{"Put": {
@@ -315,12 +367,33 @@ class DynamoOrderRepository:
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }})
         items.extend(self._notification_puts(drafts, now))
+        items.append({"Update": {
+            "TableName": self._table("customers"),
+            "Key": {"id": _s(order.customer_id)},
+            "UpdateExpression": "ADD pending_orders :one, pending_units :units",
+            "ConditionExpression": "attribute_exists(id)"
+                                   " AND (attribute_not_exists(pending_orders) OR pending_orders <= :orders_room)"
+                                   " AND (attribute_not_exists(pending_units) OR pending_units <= :units_room)",
+            "ExpressionAttributeValues": {
+                ":one": _n(1), ":units": _n(order.units),
+                ":orders_room": _n(limits.orders_room()), ":units_room": _n(limits.units_room(order.units)),
+            },
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }})
 
         reasons = self._transact(items)
         if reasons is None:
             return
         if _failed(reasons[0]):
             raise OrderExists(order.id)
+        customer_reason = reasons[len(items) - 1] if len(reasons) >= len(items) else {}
+        if _failed(customer_reason):
+            # The counters as the condition saw them; a store that does not return them is read again.
+            counters = pending_counters(customer_reason["Item"]) if "Item" in customer_reason else None
+            counters = counters or self._counters(order.customer_id)
+            if counters is None:
+                raise NotFound("no such customer", code="customer_not_found")
+            raise PendingLimitReached(*counters, limits)
         shortages, missing = [], []
         for (product_id, quantity), reason in zip(order.reservations(), reasons[1:], strict=False):
             if not _failed(reason):
@@ -338,8 +411,10 @@ class DynamoOrderRepository:
 
     def transition(self, order: Order, target: str, entry: HistoryEntry, drafts: list[NotificationDraft]) -> Order:
         """PENDING → COMPLETED (deduct stock, release the reservation) or → CANCELED (release), with the
-        event's notification records, in one transaction conditioned on the order still being PENDING."""
+        event's notification records and the release of the customer's pending counters, in one
+        transaction conditioned on the order still being PENDING."""
         skipped: set[str] = set()  # products deleted since the order: nothing left to release
+        release_counters = True  # False once they turned out not to hold this order (placed before them)
         while True:
             items: list[dict] = [{"Update": {
                 "TableName": self._table("orders"),
@@ -359,6 +434,17 @@ class DynamoOrderRepository:
             for product_id, quantity in lines:
                 items.append({"Update": self._product_transition(product_id, quantity, target)})
             items.extend(self._notification_puts(drafts, entry.at))
+            if release_counters:
+                items.append({"Update": {
+                    "TableName": self._table("customers"),
+                    "Key": {"id": _s(order.customer_id)},
+                    "UpdateExpression": "ADD pending_orders :minus_one, pending_units :minus_units",
+                    "ConditionExpression": "pending_orders >= :one AND pending_units >= :units",
+                    "ExpressionAttributeValues": {
+                        ":one": _n(1), ":units": _n(order.units),
+                        ":minus_one": _n(-1), ":minus_units": _n(-order.units),
+                    },
+                }})
 
             reasons = self._transact(items)
             if reasons is None:
@@ -368,6 +454,12 @@ class DynamoOrderRepository:
                 if not current:
                     raise NotFound("no such order")
                 raise InvalidTransition(current.get("status", {}).get("S", "?"), target)
+            if release_counters and len(reasons) >= len(items) and _failed(reasons[len(items) - 1]):
+                logger.warning("order %s: customer %s's pending counters do not hold it (placed before they "
+                               "existed?); leaving them alone", order.id, order.customer_id)
+                release_counters = False
+                if not any(_failed(r) for r in reasons[1 : len(items) - 1]):
+                    continue
             shortages, gone = [], []
             for (product_id, quantity), reason in zip(lines, reasons[1:], strict=False):
                 if not _failed(reason):
@@ -496,10 +588,12 @@ class InMemoryOrderRepository:
     """Same contract as DynamoOrderRepository, on dicts, under one lock (atomic like a transaction)."""
 
     def __init__(self, settings: Settings | None = None, customers=None):
+        self.settings = settings
         self.customers = customers  # a customer repository; defaults to services().customers
         self.products: dict[str, MemoryProduct] = {}
         self.orders: dict[str, Order] = {}
         self.notifications: dict[str, NotificationDraft] = {}
+        self.pending: dict[str, tuple[int, int]] = {}  # customer id -> (pending_orders, pending_units)
         self.counter = 0
         self._lock = threading.RLock()
 
@@ -518,7 +612,21 @@ class InMemoryOrderRepository:
                 if (p := self.products.get(pid))
             }
             existing = self.orders.get(order_id) if order_id else None
-        return Placement(self._customers().get(customer_id), products, existing)
+            pending_orders, pending_units = self.pending.get(customer_id, (0, 0))
+        return Placement(self._customers().get(customer_id), products, existing, pending_orders, pending_units)
+
+    def pending_of(self, customer_id: str) -> tuple[int, int]:
+        with self._lock:
+            return self.pending.get(customer_id, (0, 0))
+
+    def expired(self, cutoff: str, limit: int = 100, after: dict | None = None) -> tuple[list[Order], dict | None]:
+        position = tuple(after["position"]) if after else ("", "")  # a key position, as DynamoDB's
+        with self._lock:
+            found = sorted((o for o in self.orders.values()
+                            if o.status == PENDING and o.created_at < cutoff and (o.created_at, o.id) > position),
+                           key=lambda o: (o.created_at, o.id))
+        chunk = found[:limit]
+        return chunk, ({"position": (chunk[-1].created_at, chunk[-1].id)} if len(found) > limit else None)
 
     def get(self, order_id: str) -> Order | None:
         return self.orders.get(order_id)
@@ -539,10 +647,15 @@ class InMemoryOrderRepository:
             self.counter += 1
             return self.counter
 
-    def create(self, order: Order, drafts: list[NotificationDraft]) -> None:
+    def create(self, order: Order, drafts: list[NotificationDraft], limits: PendingLimits | None = None) -> None:
+        if limits is None:
+            settings = self.settings or load_settings({})
+            limits = PendingLimits(settings.max_pending_orders, settings.max_pending_units)
         with self._lock:
             if order.id in self.orders:
                 raise OrderExists(order.id)
+            pending_orders, pending_units = self.pending.get(order.customer_id, (0, 0))
+            limits.check(pending_orders, pending_units, order.units)
             missing = [pid for pid, _ in order.reservations() if pid not in self.products]
             if missing:
                 raise UnknownProducts(missing)
@@ -555,6 +668,7 @@ class InMemoryOrderRepository:
                 raise InsufficientStock(short)
             for pid, qty in order.reservations():
                 self.products[pid].reserved += qty
+            self.pending[order.customer_id] = (pending_orders + 1, pending_units + order.units)
             self.orders[order.id] = order
             self.notifications.update({d.id: d for d in drafts})
 
@@ -577,6 +691,9 @@ class InMemoryOrderRepository:
             else:
                 for pid, qty in lines:
                     self.products[pid].reserved -= qty
+            pending_orders, pending_units = self.pending.get(current.customer_id, (0, 0))
+            if pending_orders >= 1 and pending_units >= current.units:  # else placed before the counters
+                self.pending[current.customer_id] = (pending_orders - 1, pending_units - current.units)
             updated = current.with_status(target, entry.at, entry.by)
             self.orders[order.id] = updated
             self.notifications.update({d.id: d for d in drafts})
