@@ -11,6 +11,8 @@ from functools import lru_cache
 from pathlib import Path
 
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+# Any of these set (non-empty) means a real identity provider is configured: the dev issuer is then never trusted.
+OIDC_VARIABLES = ("OIDC_ISSUERS", "OIDC_AUDIENCE", "OIDC_JWKS_URL", "OIDC_CLIENT_SECRET", "OIDC_REDIRECT_URI")
 GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
 LOCAL_STAGE = "local"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +44,8 @@ class Settings:
     at_api_key: str | None
     at_sender_id: str | None
     at_base_url: str | None
+    # SPEC §3's rule, decided from the environment in load_settings (see dev_issuer_allowed).
+    dev_issuer_allowed: bool = False
 
     @property
     def is_local(self) -> bool:
@@ -49,8 +53,8 @@ class Settings:
 
     @property
     def uses_dev_issuer(self) -> bool:
-        """The local development issuer is trusted only on a local stack with no OIDC_* set."""
-        return self.is_local and self.oidc_audience is None
+        """Whether the local development issuer is trusted (SPEC §3; see dev_issuer_allowed)."""
+        return self.dev_issuer_allowed
 
     @property
     def uses_sms_sink(self) -> bool:
@@ -62,6 +66,23 @@ class Settings:
 
     def queue_name(self, name: str) -> str:
         return f"ekiosk-{self.stage}-{name}"
+
+
+def _set(env, name: str) -> bool:
+    return bool((env.get(name) or "").strip())
+
+
+def dev_issuer_allowed(env) -> bool:
+    """SPEC §3: the development issuer is trusted only when ALL of these hold:
+    STAGE is explicitly `local` (unset is not enough), AWS_ENDPOINT_URL is set (an emulator), no OIDC_*
+    variable is set, and not on Lambda (AWS_LAMBDA_FUNCTION_NAME unset). An empty value counts as unset,
+    as everywhere in the settings. Any other combination trusts OIDC_ISSUERS alone."""
+    return (
+        (env.get("STAGE") or "").strip() == LOCAL_STAGE
+        and _set(env, "AWS_ENDPOINT_URL")
+        and not any(_set(env, name) for name in OIDC_VARIABLES)
+        and not _set(env, "AWS_LAMBDA_FUNCTION_NAME")
+    )
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -85,6 +106,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         at_api_key=env.get("AT_API_KEY") or None,
         at_sender_id=env.get("AT_SENDER_ID") or None,
         at_base_url=env.get("AT_BASE_URL") or None,
+        dev_issuer_allowed=dev_issuer_allowed(env),
     )
 
 

@@ -164,7 +164,8 @@ def main() -> None:
 
     settings = get_settings()
     if not dev_issuer_trusted(settings):
-        raise SystemExit("the development issuer is only for a local stack without OIDC_* settings")
+        raise SystemExit("the development issuer is only for a local stack (STAGE=local, AWS_ENDPOINT_URL set, "
+                         "no OIDC_* settings, not on Lambda)")
     print(mint(settings, args.email, args.name))
 
 

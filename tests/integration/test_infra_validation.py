@@ -147,7 +147,7 @@ def test_api_has_health_probes_service_ingress_and_worker_runs_the_worker(render
     assert worker["spec"]["containers"][0]["args"] == ["worker"]
     assert worker["spec"]["terminationGracePeriodSeconds"] >= 30  # time to finish the batch in flight
     assert "ekiosk-api" in _by_kind(resources, "Service")
-    assert "ekiosk-api" in _by_kind(resources, "Ingress")
+    assert ("ekiosk-api" in _by_kind(resources, "Ingress")) is (overlay == "prod")
     config = _by_kind(resources, "ConfigMap")["ekiosk-config"]["data"]
     assert config["STAGE"] == {"local": "local", "prod": "prod"}[overlay]
 
@@ -163,6 +163,22 @@ def test_prod_overlay_has_autoscaling_and_no_static_keys_or_emulator(rendered):
     prod_sender = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["prod"]
     sender = prod_sender["environment_variables"]["DEFAULT_FROM_EMAIL"]
     assert _by_kind(resources, "ConfigMap")["ekiosk-config"]["data"]["DEFAULT_FROM_EMAIL"] == sender
+
+
+@pytest.mark.parametrize("overlay", validate.OVERLAYS)
+def test_no_ingress_matches_any_host(rendered, overlay):
+    for name, ingress in _by_kind(rendered[overlay], "Ingress").items():
+        assert all(rule.get("host") for rule in ingress["spec"]["rules"]), name
+        assert "defaultBackend" not in ingress["spec"], name
+
+
+def test_the_local_overlay_trusting_the_dev_issuer_is_reachable_only_by_port_forward(rendered):
+    """It trusts the development issuer (STAGE=local + an emulator, no OIDC_*) and makes ADMIN_EMAILS staff."""
+    resources = rendered["local"]
+    assert not _by_kind(resources, "Ingress")
+    assert all(s["spec"].get("type", "ClusterIP") == "ClusterIP" for s in _by_kind(resources, "Service").values())
+    config = _by_kind(resources, "ConfigMap")["ekiosk-config"]["data"]
+    assert (config["STAGE"], config["AWS_ENDPOINT_URL"]) == ("local", "http://localstack:4566")
 
 
 def test_local_overlay_runs_localstack_and_the_bootstrap_job(rendered):

@@ -11,6 +11,7 @@ from chalicelib.auth.tokens import build_verifier
 from chalicelib.bootstrap import Services, use_services
 from chalicelib.config import load_settings
 from tests.support.identity import WsgiClient
+from tests.support.stack import LOCAL_DEV_ENV
 
 AUTHORIZE = "http://127.0.0.1:8000/api/v1/oidc/dev/authorize"
 CALLBACK = "http://127.0.0.1:8000/api/v1/oidc/callback"
@@ -38,7 +39,7 @@ def env(application, monkeypatch, tmp_path):
     from chalicelib.bootstrap import services
 
     previous = services()
-    settings = load_settings({"STAGE": "local", "EKIOSK_DATA_DIR": str(tmp_path)})
+    settings = load_settings({**LOCAL_DEV_ENV, "EKIOSK_DATA_DIR": str(tmp_path)})
     assert tokens.dev_issuer_trusted(settings)
     repo = _use(settings, monkeypatch)
     yield type("Env", (), {"repo": repo, "settings": settings, "client": WsgiClient(application),
@@ -158,7 +159,7 @@ def test_a_tampered_code_is_refused(env, tamper):
         if tamper == "redirect":
             claims["redirect_uri"] = "http://evil.example.test/api/v1/oidc/callback"
         other = env.settings if tamper != "foreign" else load_settings(
-            {"STAGE": "local", "EKIOSK_DATA_DIR": str(env.settings.data_dir / "other")})
+            {**LOCAL_DEV_ENV, "EKIOSK_DATA_DIR": str(env.settings.data_dir / "other")})
         code = dev_issuer._sign(other, claims)
     reply = env.client.get("/api/v1/oidc/callback?" + urllib.parse.urlencode({"code": code, "state": params["state"]}))
     assert (reply.status, reply.json()["error"]["code"]) == (400, "code_exchange_failed"), reply.body
@@ -188,7 +189,7 @@ def test_the_form_escapes_what_it_echoes(env):
 
 @pytest.mark.parametrize("environ", [
     {"STAGE": "prod"},
-    {"STAGE": "local", "OIDC_AUDIENCE": "client.apps.example.test"},
+    {**LOCAL_DEV_ENV, "OIDC_AUDIENCE": "client.apps.example.test"},
 ])
 def test_the_dev_provider_exists_only_on_a_local_stack_without_oidc(env, environ):
     params = {**query_of(authorize(env)), "email": "a@example.test"}
