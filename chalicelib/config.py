@@ -6,6 +6,7 @@ Explicit environment values always win; local defaults apply only on the `local`
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +21,14 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _regions(value: str | None) -> tuple[str, ...]:
+    codes = tuple(part.upper() for part in _csv(value))
+    bad = [code for code in codes if not re.fullmatch(r"[A-Z]{2}", code)]
+    if bad:
+        raise ValueError(f"PHONE_REGIONS: not ISO 3166 alpha-2 region codes: {', '.join(bad)}")
+    return codes
 
 
 def _lower_csv(value: str | None) -> tuple[str, ...]:
@@ -44,6 +53,8 @@ class Settings:
     at_api_key: str | None
     at_sender_id: str | None
     at_base_url: str | None
+    # PHONE_REGIONS: ISO 3166 codes a profile phone must belong to; empty = any region (SPEC §4 /me).
+    phone_regions: tuple[str, ...] = ()
     # SPEC §3's rule, decided from the environment in load_settings (see dev_issuer_allowed).
     dev_issuer_allowed: bool = False
 
@@ -106,6 +117,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         at_api_key=env.get("AT_API_KEY") or None,
         at_sender_id=env.get("AT_SENDER_ID") or None,
         at_base_url=env.get("AT_BASE_URL") or None,
+        phone_regions=_regions(env.get("PHONE_REGIONS")),
         dev_issuer_allowed=dev_issuer_allowed(env),
     )
 

@@ -29,7 +29,10 @@ PROFILE_DESCRIPTION = (
 UPDATE_DESCRIPTION = (
     "Only `phone_number` and `name` may be sent (`role`, `email` or any other field → 400 `validation_error`). "
     "The phone number is normalized to E.164 (a number without `+` is read as Kenyan: `0712 345-678` → "
-    "`+254712345678`); empty or invalid → 400 `invalid_phone_number`. `name`: 1–200 characters."
+    "`+254712345678`); empty or invalid → 400 `invalid_phone_number`. Only numbers that can receive SMS: "
+    "not mobile (premium-rate, toll-free, shared-cost, VoIP, pager, personal, UAN, fixed-line) → 400 "
+    "`phone_number_not_mobile`; with `PHONE_REGIONS` set, other regions → 400 `phone_region_not_allowed`. "
+    "`name`: 1–200 characters."
 )
 
 

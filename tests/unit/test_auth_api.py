@@ -141,6 +141,8 @@ def test_patch_normalizes_the_phone_and_completes_the_profile(env, provider, pat
         ({"phone_number": None}, "invalid_phone_number", "phone_number"),
         ({"phone_number": "12345"}, "invalid_phone_number", "phone_number"),
         ({"phone_number": 712345678}, "invalid_phone_number", "phone_number"),
+        ({"phone_number": "+4409098790000"}, "phone_number_not_mobile", "phone_number"),  # UK premium rate
+        ({"phone_number": "+44 800 123 4567"}, "phone_number_not_mobile", "phone_number"),  # UK toll free
         ({"name": ""}, "validation_error", "name"),
         ({"name": "x" * 201}, "validation_error", "name"),
     ],

@@ -86,3 +86,10 @@ def test_dev_issuer_trust_over_every_combination(stage, endpoint, oidc, on_lambd
 def test_empty_values_count_as_unset(name):
     environ = {"STAGE": "local", "AWS_ENDPOINT_URL": "http://127.0.0.1:4566", name: ""}
     assert load_settings(environ).uses_dev_issuer is (name != "AWS_ENDPOINT_URL")
+
+
+def test_phone_regions_are_parsed_and_checked():
+    assert load_settings({}).phone_regions == ()
+    assert load_settings({"PHONE_REGIONS": " ke, UG ,"}).phone_regions == ("KE", "UG")
+    with pytest.raises(ValueError, match="PHONE_REGIONS"):
+        load_settings({"PHONE_REGIONS": "KE,Kenya"})
