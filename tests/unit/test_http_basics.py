@@ -127,3 +127,13 @@ def test_an_over_long_url_answers_414_with_the_envelope(client):
     assert response.status_code == 414
     assert response.json["error"]["code"] == "uri_too_long"
     assert client.get("/api/v1/health?pad=" + "x" * 8000).status_code == 200
+
+
+def test_the_authorizer_policy_is_cached_at_most_60_seconds():
+    """API Gateway honours a cached allow policy until its TTL ends, even past the token's `exp`."""
+    from app import app
+    from chalicelib.api import authorizer
+
+    (bearer,) = [h for h in app.builtin_auth_handlers if h.name == "bearer"]
+    assert 0 < bearer.ttl_seconds <= 60
+    assert authorizer.RecentSignIns()._ttl <= 60
