@@ -13,7 +13,12 @@ from pathlib import Path
 
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 # Any of these set (non-empty) means a real identity provider is configured: the dev issuer is then never trusted.
-OIDC_VARIABLES = ("OIDC_ISSUERS", "OIDC_AUDIENCE", "OIDC_JWKS_URL", "OIDC_CLIENT_SECRET", "OIDC_REDIRECT_URI")
+OIDC_VARIABLES = ("OIDC_ISSUERS", "OIDC_AUDIENCE", "OIDC_JWKS_URL", "OIDC_CLIENT_SECRET", "OIDC_REDIRECT_URI",
+                  "OIDC_CLIENT_SECRET_ARN")
+# On AWS the two secrets are read at run time from Secrets Manager (adapters/secrets.py): the functions'
+# environments carry only these ARNs. A plain OIDC_CLIENT_SECRET / AT_API_KEY wins over them.
+OIDC_CLIENT_SECRET_ARN = "OIDC_CLIENT_SECRET_ARN"
+AT_API_KEY_SECRET_ARN = "AT_API_KEY_SECRET_ARN"
 GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
 LOCAL_STAGE = "local"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +58,8 @@ class Settings:
     at_api_key: str | None
     at_sender_id: str | None
     at_base_url: str | None
+    oidc_client_secret_arn: str | None = None
+    at_api_key_secret_arn: str | None = None
     # PHONE_REGIONS: ISO 3166 codes a profile phone must belong to; empty = any region (SPEC §4 /me).
     phone_regions: tuple[str, ...] = ()
     # SPEC §3's rule, decided from the environment in load_settings (see dev_issuer_allowed).
@@ -70,7 +77,12 @@ class Settings:
     @property
     def uses_sms_sink(self) -> bool:
         """Locally, without an Africa's Talking account, SMS go to a file a developer can read."""
-        return self.is_local and not (self.at_username and self.at_api_key)
+        return self.is_local and not self.has_sms_account
+
+    @property
+    def has_sms_account(self) -> bool:
+        """AT_USERNAME and an API key (plain AT_API_KEY, or AT_API_KEY_SECRET_ARN read when sending)."""
+        return bool(self.at_username and (self.at_api_key or self.at_api_key_secret_arn))
 
     def table_name(self, name: str) -> str:
         return f"ekiosk-{self.stage}-{name}"
@@ -117,6 +129,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         at_api_key=env.get("AT_API_KEY") or None,
         at_sender_id=env.get("AT_SENDER_ID") or None,
         at_base_url=env.get("AT_BASE_URL") or None,
+        oidc_client_secret_arn=env.get(OIDC_CLIENT_SECRET_ARN) or None,
+        at_api_key_secret_arn=env.get(AT_API_KEY_SECRET_ARN) or None,
         phone_regions=_regions(env.get("PHONE_REGIONS")),
         dev_issuer_allowed=dev_issuer_allowed(env),
     )

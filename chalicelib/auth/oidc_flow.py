@@ -412,8 +412,15 @@ def _provider_exchange(settings: Settings, code: str, login, discovery: Discover
         "client_id": settings.oidc_audience,
         "code_verifier": login.code_verifier,
     }
-    if settings.oidc_client_secret:
-        form["client_secret"] = settings.oidc_client_secret
+    from chalicelib.adapters import secrets
+
+    try:  # read now, when it is needed (cached in this process; never logged)
+        client_secret = secrets.oidc_client_secret(settings)
+    except secrets.SecretUnavailable as error:
+        logger.error("the OIDC client secret is unavailable: %s", error)
+        raise LoginNotConfigured("sign-in is unavailable: the client secret could not be read") from None
+    if client_secret:
+        form["client_secret"] = client_secret
     return exchange_code(provider.token_endpoint, form)
 
 

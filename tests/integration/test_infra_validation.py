@@ -88,6 +88,53 @@ def test_packaged_functions_run_with_the_generated_policies(packaged, stage):
         assert variables["STAGE"] == stage
 
 
+SECRET_VARIABLES = ("OIDC_CLIENT_SECRET", "AT_API_KEY")
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_packaged_functions_carry_no_secret_only_the_arn_their_function_needs(packaged, stage):
+    """SPEC §9: OIDC_CLIENT_SECRET and AT_API_KEY are read at run time, never in an environment or template."""
+    from infra.generate import function_ids, runtime_secrets
+
+    _, template = packaged[stage]
+    readers = {function_ids(s.function)[0]: s for s in runtime_secrets()}
+    for name, function in _functions(template).items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        for secret in SECRET_VARIABLES:
+            assert secret not in variables, name
+            assert f"SecretString:{secret}" not in json.dumps(variables), name
+        arns = {k: v for k, v in variables.items() if k.endswith("_ARN")}
+        expected = readers.get(name)
+        assert arns == ({expected.arn_variable: {"Ref": expected.logical_id}} if expected else {}), name
+    text = json.dumps(template)
+    for secret in SECRET_VARIABLES:
+        assert f"SecretString:{secret}" not in text
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_only_the_reading_functions_role_may_get_its_secret(packaged, stage):
+    from infra.generate import function_ids, runtime_secrets
+
+    _, template = packaged[stage]
+    resources = template["Resources"]
+    grants = []  # (role logical id, resource) of every secretsmanager permission in the template
+    for rid, resource in resources.items():
+        documents = []
+        if resource["Type"] == "AWS::IAM::Role":
+            documents = [(rid, p["PolicyDocument"]) for p in resource["Properties"].get("Policies", [])]
+        elif resource["Type"] == "AWS::IAM::Policy":
+            documents = [(r["Ref"], resource["Properties"]["PolicyDocument"]) for r in resource["Properties"]["Roles"]]
+        for role, document in documents:
+            for statement in document["Statement"]:
+                if any(a.startswith("secretsmanager:") for a in statement["Action"]):
+                    assert statement["Action"] == ["secretsmanager:GetSecretValue"]
+                    grants.append((role, json.dumps(statement["Resource"])))
+    expected = [(function_ids(s.function)[1], json.dumps({"Ref": s.logical_id})) for s in runtime_secrets()]
+    assert sorted(grants) == sorted(expected)
+    for role, _ in grants:
+        assert resources[role]["Type"] == "AWS::IAM::Role"
+
+
 @pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
 def test_packaged_api_answers_gateway_errors_with_the_envelope(packaged, stage):
     _, template = packaged[stage]

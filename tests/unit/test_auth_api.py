@@ -506,3 +506,26 @@ def test_a_successful_callback_clears_the_login_cookie(env, provider):
     name, value, attributes = cookie_parts(reply.headers["set-cookie"])
     assert (name, value, attributes["max-age"]) == ("ekiosk-login-local", "", "0")
     assert env.client.cookies == {}
+
+
+def test_the_client_secret_is_read_from_its_arn_only_for_the_token_exchange(env, provider, monkeypatch):
+    from chalicelib.adapters import secrets
+
+    fetched = []
+
+    def fetch(secret_id, settings):
+        fetched.append(secret_id)
+        return CLIENT_SECRET
+
+    monkeypatch.setattr(secrets, "cache", secrets.SecretCache(fetch=fetch))
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ekiosk/dev/oidc-client-secret-AbCdEf"
+    environ = {k: v for k, v in provider.stack_env().items() if k != "OIDC_CLIENT_SECRET"}
+    settings = load_settings({**environ, "STAGE": "dev", "OIDC_CLIENT_SECRET_ARN": arn,
+                              "OIDC_REDIRECT_URI": "http://127.0.0.1:8000/api/v1/oidc/callback"})
+    assert settings.oidc_client_secret is None
+    use_services(Services(settings, customers=env.repo))
+    location = authorize(env)
+    assert fetched == []  # not needed to start a sign-in
+    reply = env.client.get(login(env, provider, location))
+    assert reply.status == 200, reply.body
+    assert provider.state.token_requests[-1]["client_secret"] == CLIENT_SECRET and fetched == [arn]

@@ -52,7 +52,8 @@ ENDPOINTS = {"no-endpoint": None, "endpoint": "http://127.0.0.1:4566"}
 OIDC = {"no-oidc": None, **{name: name for name in OIDC_VARIABLES}}
 LAMBDA = {"not-lambda": None, "lambda": "ekiosk-dev-api"}
 OIDC_VALUES = {"OIDC_ISSUERS": "https://issuer.example", "OIDC_AUDIENCE": "client", "OIDC_JWKS_URL": "https://x/jwks",
-               "OIDC_CLIENT_SECRET": "s", "OIDC_REDIRECT_URI": "https://x/api/v1/oidc/callback"}
+               "OIDC_CLIENT_SECRET": "s", "OIDC_REDIRECT_URI": "https://x/api/v1/oidc/callback",
+               "OIDC_CLIENT_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:1:secret:x"}
 
 
 @pytest.mark.parametrize(
