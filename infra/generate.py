@@ -375,6 +375,44 @@ def add_runtime_secrets(stage: str, resources: dict) -> None:
         variables[secret.arn_variable] = {"Ref": secret.logical_id}
 
 
+# --- API Gateway throttling (SPEC §9) ---------------------------------------------------------------
+# Per stage: every method of the stage (rate = steady requests per second, burst = bucket size), and a
+# lower limit on each unauthenticated login route (each call stores a login state or exchanges a code).
+# Lambda reserved concurrency per stage and function is in .chalice/config.json (`reserved_concurrency`).
+
+
+@dataclass(frozen=True)
+class Throttle:
+    rate: float
+    burst: int
+    login_rate: float
+    login_burst: int
+
+
+THROTTLING = {
+    "dev": Throttle(rate=20, burst=40, login_rate=2, login_burst=5),
+    "prod": Throttle(rate=200, burst=400, login_rate=10, login_burst=20),
+}
+LOGIN_ROUTES = (
+    ("/api/v1/oidc/authenticate", "GET"),
+    ("/api/v1/oidc/authenticate", "POST"),
+    ("/api/v1/oidc/callback", "GET"),
+    ("/api/v1/oidc/dev/authorize", "GET"),  # 404 on AWS, but unauthenticated all the same
+)
+
+
+def method_settings(stage: str) -> list[dict]:
+    """The API stage's MethodSettings: the stage default (`/*` `*`), then one per login route and method
+    (ResourcePath with `/` written `~1`, as API Gateway wants)."""
+    throttle = THROTTLING[stage]
+    settings = [{"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": throttle.rate,
+                 "ThrottlingBurstLimit": throttle.burst}]
+    for path, method in LOGIN_ROUTES:
+        settings.append({"ResourcePath": "/" + path.replace("/", "~1"), "HttpMethod": method,
+                         "ThrottlingRateLimit": throttle.login_rate, "ThrottlingBurstLimit": throttle.login_burst})
+    return settings
+
+
 def error_envelope(code: str, message: str) -> dict:
     return {"error": {"code": code, "message": message, "details": None}}
 
@@ -418,7 +456,8 @@ def merge_template(stage: str) -> dict:
         "Type": "AWS::SES::EmailIdentity",
         "Properties": {"EmailIdentity": sender_email(stage)},
     }
-    resources["RestAPI"] = {"Properties": {"GatewayResponses": gateway_responses()}}
+    resources["RestAPI"] = {"Properties": {"GatewayResponses": gateway_responses(),
+                                           "MethodSettings": method_settings(stage)}}
     for function_id, event_id in sqs_consumers():
         resources[function_id] = {
             # The event source mapping names the queue by ARN: create the queue first.

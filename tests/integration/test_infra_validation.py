@@ -136,6 +136,53 @@ def test_only_the_reading_functions_role_may_get_its_secret(packaged, stage):
 
 
 @pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_packaged_functions_have_reserved_concurrency(packaged, stage):
+    _, template = packaged[stage]
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
+    functions = _functions(template)
+    assert {"APIHandler", "Bearer", "SendNotifications"} <= set(functions)
+    for name, function in functions.items():
+        reserved = function["Properties"].get("ReservedConcurrentExecutions")
+        assert isinstance(reserved, int) and reserved >= 1, name
+    assert functions["APIHandler"]["Properties"]["ReservedConcurrentExecutions"] == (
+        config["lambda_functions"]["api_handler"]["reserved_concurrency"])
+
+
+def _decoded(resource_path: str) -> str:
+    """API Gateway's method-setting path (`/~1api~1v1~1x`: the leading `/`, then `/` written `~1`) -> `/api/v1/x`."""
+    assert resource_path.startswith("/~1"), resource_path
+    return resource_path[1:].replace("~1", "/")
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_packaged_api_stage_throttles_and_the_login_routes_are_throttled_harder(packaged, stage):
+    from infra.generate import LOGIN_ROUTES, THROTTLING
+
+    _, template = packaged[stage]
+    api = template["Resources"]["RestAPI"]["Properties"]
+    throttle = THROTTLING[stage]
+    settings = api["MethodSettings"]
+    default = [s for s in settings if (s["ResourcePath"], s["HttpMethod"]) == ("/*", "*")]
+    assert [(s["ThrottlingRateLimit"], s["ThrottlingBurstLimit"]) for s in default] == [(throttle.rate, throttle.burst)]
+    paths = api["DefinitionBody"]["paths"]
+    routes = {(_decoded(s["ResourcePath"]), s["HttpMethod"]): s for s in settings if s not in default}
+    assert set(routes) == set(LOGIN_ROUTES)
+    for (path, method), setting in routes.items():
+        assert method.lower() in paths[path], (path, method)  # a real route of the API
+        assert "security" not in paths[path][method.lower()]  # unauthenticated
+        assert (setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"]) == (
+            throttle.login_rate, throttle.login_burst)
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_packaged_authorizer_caches_policies_at_most_60_seconds(packaged, stage):
+    _, template = packaged[stage]
+    definitions = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["securityDefinitions"]
+    authorizer = definitions["bearer"]["x-amazon-apigateway-authorizer"]
+    assert 0 < authorizer["authorizerResultTtlInSeconds"] <= 60
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
 def test_packaged_api_answers_gateway_errors_with_the_envelope(packaged, stage):
     _, template = packaged[stage]
     api = template["Resources"]["RestAPI"]

@@ -173,7 +173,8 @@ def test_chalice_config_uses_the_generated_policies_and_no_plain_secrets(stage):
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
     assert config["autogen_policy"] is False
     assert config["iam_policy_file"] == f"policy-{stage}.json"
-    assert config["lambda_functions"][generate.AUTHORIZER_FUNCTION] == {
+    authorizer = config["lambda_functions"][generate.AUTHORIZER_FUNCTION]
+    assert {k: v for k, v in authorizer.items() if k != "reserved_concurrency"} == {
         "autogen_policy": False,
         "iam_policy_file": f"policy-authorizer-{stage}.json",
     }
@@ -234,3 +235,34 @@ def test_each_runtime_secret_is_its_own_secret_readable_by_exactly_its_function(
         assert variables == {secret.arn_variable: {"Ref": logical_id}}
     text = json.dumps(template)
     assert "resolve:secretsmanager" not in text and "secretsmanager:*" not in text
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_the_api_stage_is_throttled_and_the_login_routes_more(stage):
+    settings = merge(stage)["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
+    throttle = generate.THROTTLING[stage]
+    assert settings[0] == {"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": throttle.rate,
+                           "ThrottlingBurstLimit": throttle.burst}
+    login = {(s["ResourcePath"], s["HttpMethod"]): (s["ThrottlingRateLimit"], s["ThrottlingBurstLimit"])
+             for s in settings[1:]}
+    limits = (throttle.login_rate, throttle.login_burst)
+    assert login == {
+        ("/~1api~1v1~1oidc~1authenticate", "GET"): limits,
+        ("/~1api~1v1~1oidc~1authenticate", "POST"): limits,
+        ("/~1api~1v1~1oidc~1callback", "GET"): limits,
+        ("/~1api~1v1~1oidc~1dev~1authorize", "GET"): limits,
+    }
+    assert 0 < throttle.login_rate < throttle.rate and 0 < throttle.login_burst < throttle.burst
+    assert throttle.rate <= throttle.burst <= 5000  # API Gateway's account-level burst
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_every_function_has_reserved_concurrency_for_the_stage(stage):
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
+    assert config["reserved_concurrency"] >= 1  # every function without its own value (schedules: no overlap)
+    functions = config["lambda_functions"]
+    for name in ("api_handler", generate.AUTHORIZER_FUNCTION):
+        assert functions[name]["reserved_concurrency"] > config["reserved_concurrency"], name
+    for _, event_id in generate.sqs_consumers():  # below 5, SQS polling would be throttled into the DLQ
+        consumer = next(n for n in functions if generate.camel(n) + "SqsEventSource" == event_id)
+        assert functions[consumer]["reserved_concurrency"] >= 5
