@@ -29,7 +29,8 @@ lint: install
 ## make token EMAIL=you@example.com: a Bearer token from the local development issuer
 token: install
 	@test -n "$(EMAIL)" || (echo "usage: make token EMAIL=you@example.com" >&2; exit 2)
-	@$(PY) -m chalicelib.auth.dev_issuer "$(EMAIL)"
+	@STAGE="$${STAGE:-local}" AWS_ENDPOINT_URL="$${AWS_ENDPOINT_URL:-http://127.0.0.1:$${EKIOSK_EMULATOR_PORT:-4566}}" \
+		$(PY) -m chalicelib.auth.dev_issuer "$(EMAIL)"
 
 ## make reset: forget the local stack's saved data
 EKIOSK_DATA_DIR ?= .data

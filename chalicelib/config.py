@@ -6,11 +6,19 @@ Explicit environment values always win; local defaults apply only on the `local`
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+# Any of these set (non-empty) means a real identity provider is configured: the dev issuer is then never trusted.
+OIDC_VARIABLES = ("OIDC_ISSUERS", "OIDC_AUDIENCE", "OIDC_JWKS_URL", "OIDC_CLIENT_SECRET", "OIDC_REDIRECT_URI",
+                  "OIDC_CLIENT_SECRET_ARN")
+# On AWS the two secrets are read at run time from Secrets Manager (adapters/secrets.py): the functions'
+# environments carry only these ARNs. A plain OIDC_CLIENT_SECRET / AT_API_KEY wins over them.
+OIDC_CLIENT_SECRET_ARN = "OIDC_CLIENT_SECRET_ARN"
+AT_API_KEY_SECRET_ARN = "AT_API_KEY_SECRET_ARN"
 GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
 LOCAL_STAGE = "local"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +26,14 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _regions(value: str | None) -> tuple[str, ...]:
+    codes = tuple(part.upper() for part in _csv(value))
+    bad = [code for code in codes if not re.fullmatch(r"[A-Z]{2}", code)]
+    if bad:
+        raise ValueError(f"PHONE_REGIONS: not ISO 3166 alpha-2 region codes: {', '.join(bad)}")
+    return codes
 
 
 def _lower_csv(value: str | None) -> tuple[str, ...]:
@@ -47,6 +63,12 @@ class Settings:
     max_pending_orders: int = 5
     max_pending_units: int = 1000
     order_hold_seconds: int = 259200
+    oidc_client_secret_arn: str | None = None
+    at_api_key_secret_arn: str | None = None
+    # PHONE_REGIONS: ISO 3166 codes a profile phone must belong to; empty = any region (SPEC §4 /me).
+    phone_regions: tuple[str, ...] = ()
+    # SPEC §3's rule, decided from the environment in load_settings (see dev_issuer_allowed).
+    dev_issuer_allowed: bool = False
 
     @property
     def is_local(self) -> bool:
@@ -54,13 +76,18 @@ class Settings:
 
     @property
     def uses_dev_issuer(self) -> bool:
-        """The local development issuer is trusted only on a local stack with no OIDC_* set."""
-        return self.is_local and self.oidc_audience is None
+        """Whether the local development issuer is trusted (SPEC §3; see dev_issuer_allowed)."""
+        return self.dev_issuer_allowed
 
     @property
     def uses_sms_sink(self) -> bool:
         """Locally, without an Africa's Talking account, SMS go to a file a developer can read."""
-        return self.is_local and not (self.at_username and self.at_api_key)
+        return self.is_local and not self.has_sms_account
+
+    @property
+    def has_sms_account(self) -> bool:
+        """AT_USERNAME and an API key (plain AT_API_KEY, or AT_API_KEY_SECRET_ARN read when sending)."""
+        return bool(self.at_username and (self.at_api_key or self.at_api_key_secret_arn))
 
     def table_name(self, name: str) -> str:
         return f"ekiosk-{self.stage}-{name}"
@@ -80,6 +107,23 @@ def _positive_int(env, name: str, default: int) -> int:
     if value < 1:
         raise ValueError(f"{name} must be at least 1, not {value}")
     return value
+
+
+def _set(env, name: str) -> bool:
+    return bool((env.get(name) or "").strip())
+
+
+def dev_issuer_allowed(env) -> bool:
+    """SPEC §3: the development issuer is trusted only when ALL of these hold:
+    STAGE is explicitly `local` (unset is not enough), AWS_ENDPOINT_URL is set (an emulator), no OIDC_*
+    variable is set, and not on Lambda (AWS_LAMBDA_FUNCTION_NAME unset). An empty value counts as unset,
+    as everywhere in the settings. Any other combination trusts OIDC_ISSUERS alone."""
+    return (
+        (env.get("STAGE") or "").strip() == LOCAL_STAGE
+        and _set(env, "AWS_ENDPOINT_URL")
+        and not any(_set(env, name) for name in OIDC_VARIABLES)
+        and not _set(env, "AWS_LAMBDA_FUNCTION_NAME")
+    )
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -106,6 +150,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_pending_orders=_positive_int(env, "MAX_PENDING_ORDERS", 5),
         max_pending_units=_positive_int(env, "MAX_PENDING_UNITS", 1000),
         order_hold_seconds=_positive_int(env, "ORDER_HOLD_SECONDS", 259200),
+        oidc_client_secret_arn=env.get(OIDC_CLIENT_SECRET_ARN) or None,
+        at_api_key_secret_arn=env.get(AT_API_KEY_SECRET_ARN) or None,
+        phone_regions=_regions(env.get("PHONE_REGIONS")),
+        dev_issuer_allowed=dev_issuer_allowed(env),
     )
 
 

@@ -296,6 +296,123 @@ def queue_resources(stage: str) -> dict:
     return resources
 
 
+# --- secrets read at run time (SPEC §9) -------------------------------------------------------------
+# Each secret is its own Secrets Manager secret, created by the stack (its value is set once with
+# `aws secretsmanager put-secret-value`), readable by exactly one function: its environment carries only the
+# secret's ARN, its role may GetSecretValue on exactly that secret. The app reads the value when it needs it
+# (chalicelib/adapters/secrets.py). No secret value or dynamic reference ever goes into an environment.
+
+
+@dataclass(frozen=True)
+class RuntimeSecret:
+    variable: str  # the plain variable it replaces (still honoured locally): OIDC_CLIENT_SECRET, AT_API_KEY
+    arn_variable: str  # what the function's environment carries instead
+    logical_id: str
+    name: str  # ekiosk/<stage>/<name>
+    function: str  # the Chalice function that reads it
+
+
+def runtime_secrets() -> tuple[RuntimeSecret, ...]:
+    from chalicelib.config import AT_API_KEY_SECRET_ARN, OIDC_CLIENT_SECRET_ARN
+
+    return (
+        RuntimeSecret("OIDC_CLIENT_SECRET", OIDC_CLIENT_SECRET_ARN, "OidcClientSecret", "oidc-client-secret",
+                      "api_handler"),  # the login's token exchange
+        RuntimeSecret("AT_API_KEY", AT_API_KEY_SECRET_ARN, "AtApiKeySecret", "at-api-key",
+                      "send_notifications"),  # sending SMS
+    )
+
+
+def function_ids(function: str) -> tuple[str, str]:
+    """(function logical id, role logical id) of a Chalice function in `chalice package`'s template."""
+    from chalice.utils import to_cfn_resource_name
+
+    function_id = "APIHandler" if function == "api_handler" else to_cfn_resource_name(function)
+    return function_id, to_cfn_resource_name(function + "_role")
+
+
+def secret_name(stage: str, secret: RuntimeSecret) -> str:
+    return f"{APP_NAME}/{stage}/{secret.name}"
+
+
+def add_runtime_secrets(stage: str, resources: dict) -> None:
+    """The secrets, one read policy each on its function's role, and the ARN in that function's environment."""
+    policy = "Retain" if DEPLOY_STAGES[stage].protect else "Delete"
+    for secret in runtime_secrets():
+        function_id, role_id = function_ids(secret.function)
+        resources[secret.logical_id] = {
+            "Type": "AWS::SecretsManager::Secret",
+            "DeletionPolicy": policy,
+            "UpdateReplacePolicy": policy,
+            "Properties": {
+                "Name": secret_name(stage, secret),
+                "Description": f"{secret.variable} of {APP_NAME} {stage}, read at run time by {secret.function} "
+                f"(set it: aws secretsmanager put-secret-value --secret-id {secret_name(stage, secret)} "
+                "--secret-string ...)",
+                "Tags": _tags(stage),
+            },
+        }
+        policy_id = f"{function_id}Read{secret.logical_id}"
+        resources[policy_id] = {
+            "Type": "AWS::IAM::Policy",
+            "Properties": {
+                "PolicyName": f"read-{secret.name}",
+                "Roles": [{"Ref": role_id}],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Sid": "Read" + secret.logical_id,
+                        "Effect": "Allow",
+                        "Action": ["secretsmanager:GetSecretValue"],
+                        "Resource": {"Ref": secret.logical_id},
+                    }],
+                },
+            },
+        }
+        function = resources.setdefault(function_id, {})
+        function["DependsOn"] = [*function.get("DependsOn", []), policy_id]  # readable from the first call
+        variables = function.setdefault("Properties", {}).setdefault("Environment", {}).setdefault("Variables", {})
+        variables[secret.arn_variable] = {"Ref": secret.logical_id}
+
+
+# --- API Gateway throttling (SPEC §9) ---------------------------------------------------------------
+# Per stage: every method of the stage (rate = steady requests per second, burst = bucket size), and a
+# lower limit on each unauthenticated login route (each call stores a login state or exchanges a code).
+# Lambda reserved concurrency per stage and function is in .chalice/config.json (`reserved_concurrency`).
+
+
+@dataclass(frozen=True)
+class Throttle:
+    rate: float
+    burst: int
+    login_rate: float
+    login_burst: int
+
+
+THROTTLING = {
+    "dev": Throttle(rate=20, burst=40, login_rate=2, login_burst=5),
+    "prod": Throttle(rate=200, burst=400, login_rate=10, login_burst=20),
+}
+LOGIN_ROUTES = (
+    ("/api/v1/oidc/authenticate", "GET"),
+    ("/api/v1/oidc/authenticate", "POST"),
+    ("/api/v1/oidc/callback", "GET"),
+    ("/api/v1/oidc/dev/authorize", "GET"),  # 404 on AWS, but unauthenticated all the same
+)
+
+
+def method_settings(stage: str) -> list[dict]:
+    """The API stage's MethodSettings: the stage default (`/*` `*`), then one per login route and method
+    (ResourcePath with `/` written `~1`, as API Gateway wants)."""
+    throttle = THROTTLING[stage]
+    settings = [{"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": throttle.rate,
+                 "ThrottlingBurstLimit": throttle.burst}]
+    for path, method in LOGIN_ROUTES:
+        settings.append({"ResourcePath": "/" + path.replace("/", "~1"), "HttpMethod": method,
+                         "ThrottlingRateLimit": throttle.login_rate, "ThrottlingBurstLimit": throttle.login_burst})
+    return settings
+
+
 def error_envelope(code: str, message: str) -> dict:
     return {"error": {"code": code, "message": message, "details": None}}
 
@@ -339,7 +456,8 @@ def merge_template(stage: str) -> dict:
         "Type": "AWS::SES::EmailIdentity",
         "Properties": {"EmailIdentity": sender_email(stage)},
     }
-    resources["RestAPI"] = {"Properties": {"GatewayResponses": gateway_responses()}}
+    resources["RestAPI"] = {"Properties": {"GatewayResponses": gateway_responses(),
+                                           "MethodSettings": method_settings(stage)}}
     for function_id, event_id in sqs_consumers():
         resources[function_id] = {
             # The event source mapping names the queue by ARN: create the queue first.
@@ -348,6 +466,7 @@ def merge_template(stage: str) -> dict:
                 "Events": {event_id: {"Properties": {"FunctionResponseTypes": [REPORT_BATCH_ITEM_FAILURES]}}}
             },
         }
+    add_runtime_secrets(stage, resources)
     outputs = {
         table_id(name).removesuffix("Table") + "TableName": {"Value": {"Ref": table_id(name)}}
         for name in sorted(_table_names())

@@ -45,7 +45,9 @@ PERMANENT_HTTP = frozenset({400, 404, 405, 413, 415, 422})  # our request is wro
 
 
 class AfricasTalkingSender:
-    def __init__(self, username: str, api_key: str, *, sender_id: str | None = None, base_url: str | None = None,
+    """`api_key`: the key, or a function giving the current key (read from Secrets Manager when sending)."""
+
+    def __init__(self, username: str, api_key, *, sender_id: str | None = None, base_url: str | None = None,
                  tuning: DeliveryTuning | None = None):
         import requests
         from requests.adapters import HTTPAdapter
@@ -56,11 +58,29 @@ class AfricasTalkingSender:
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(10, self._tuning.concurrency), max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self._sdk = _sdk_service(username, api_key, base_url, self._session)
+        self._username, self._base_url = username, base_url
+        self._api_key = api_key if callable(api_key) else (lambda: api_key)
+        self._sdk, self._sdk_key = None, None
+        self._sdk_lock = threading.Lock()
+
+    def _service(self):
+        """The SDK service for the current key (built again when the key changes, e.g. rotated)."""
+        from chalicelib.adapters.secrets import SecretUnavailable
+
+        try:
+            key = self._api_key()
+        except SecretUnavailable as error:
+            raise TransientDeliveryError(f"the Africa's Talking API key is unavailable: {error}") from None
+        if not key:
+            raise TransientDeliveryError("Africa's Talking is not configured (no API key)")
+        with self._sdk_lock:
+            if self._sdk is None or key != self._sdk_key:
+                self._sdk, self._sdk_key = _sdk_service(self._username, key, self._base_url, self._session), key
+            return self._sdk
 
     @property
     def endpoint(self) -> str:
-        return self._sdk._make_url("/messaging")
+        return self._service()._make_url("/messaging")
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -69,8 +89,9 @@ class AfricasTalkingSender:
     def send(self, to: str, message: str) -> Receipt:
         import requests
 
+        service = self._service()
         try:
-            response = self._sdk.send(message, [to], sender_id=self._sender_id, timeout=self.timeout)
+            response = service.send(message, [to], sender_id=self._sender_id, timeout=self.timeout)
         except ValueError as error:  # the SDK checks the number's shape before calling
             raise PermanentDeliveryError(f"InvalidPhoneNumber: {error}") from None
         except requests.Timeout as error:
@@ -162,7 +183,9 @@ class UnconfiguredSmsSender:
 def build_sms_sender(settings: Settings):
     if settings.uses_sms_sink:
         return LocalSmsSink(settings.data_dir / SINK_FILE, settings.at_sender_id)
-    if not (settings.at_username and settings.at_api_key):
+    if not settings.has_sms_account:
         return UnconfiguredSmsSender()
-    return AfricasTalkingSender(settings.at_username, settings.at_api_key, sender_id=settings.at_sender_id,
-                                base_url=settings.at_base_url)
+    from chalicelib.adapters import secrets
+
+    return AfricasTalkingSender(settings.at_username, lambda: secrets.at_api_key(settings),
+                                sender_id=settings.at_sender_id, base_url=settings.at_base_url)

@@ -26,7 +26,8 @@ logger = logging.getLogger("ekiosk.auth")
 
 bp = Blueprint(__name__)
 
-POLICY_TTL = 300
+# API Gateway caches the allow policy per token this long: a token is honoured at most this long past its `exp`.
+POLICY_TTL = 60
 RECENT_SIGN_INS = 10_000
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from chalicelib.api.responses import json_response
+from chalicelib.api.responses import domain_error_response, json_response
 from chalicelib.api.routing import API_PREFIX, endpoint
-from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.errors import DomainError, InvalidInput
 
 bp = Blueprint(__name__)
 # Views import what they use (services, pydantic-based parsing, jose) so the cold start stays small.
@@ -29,7 +29,10 @@ PROFILE_DESCRIPTION = (
 UPDATE_DESCRIPTION = (
     "Only `phone_number` and `name` may be sent (`role`, `email` or any other field → 400 `validation_error`). "
     "The phone number is normalized to E.164 (a number without `+` is read as Kenyan: `0712 345-678` → "
-    "`+254712345678`); empty or invalid → 400 `invalid_phone_number`. `name`: 1–200 characters."
+    "`+254712345678`); empty or invalid → 400 `invalid_phone_number`. Only numbers that can receive SMS: "
+    "not mobile (premium-rate, toll-free, shared-cost, VoIP, pager, personal, UAN, fixed-line) → 400 "
+    "`phone_number_not_mobile`; with `PHONE_REGIONS` set, other regions → 400 `phone_region_not_allowed`. "
+    "`name`: 1–200 characters."
 )
 
 
@@ -77,16 +80,27 @@ def patch_update_profile(caller):
     return _update_me(caller)
 
 
-def _api_root(request) -> str:
-    """This API's origin and any stage prefix (the part before /api/v1), as the client reached it."""
+def _scheme_and_host(request) -> tuple[str, str]:
     headers = request.headers or {}
     host = headers.get("x-forwarded-host") or headers.get("host") or "localhost"
     local = host.split(":")[0] in ("127.0.0.1", "localhost")
     scheme = headers.get("x-forwarded-proto") or ("http" if local else "https")
+    return scheme.split(",")[0].strip(), host.split(",")[0].strip()
+
+
+def _api_root(request) -> str:
+    """This API's origin and any stage prefix (the part before /api/v1), as the client reached it."""
+    scheme, host = _scheme_and_host(request)
     path = (request.context or {}).get("path") or API_PREFIX + "/oidc/authenticate"
     marker = API_PREFIX + "/oidc/"
     prefix = path[: path.rindex(marker)] if marker in path else ""
-    return f"{scheme.split(',')[0].strip()}://{host.split(',')[0].strip()}{prefix}"
+    return f"{scheme}://{host}{prefix}"
+
+
+def _login_cookie_name(request) -> str:
+    from chalicelib.auth import oidc_flow
+
+    return oidc_flow.login_cookie_name(*_scheme_and_host(request))
 
 
 def _callback_uri(request) -> str:
@@ -104,7 +118,8 @@ def _callback_uri(request) -> str:
     summary="Start signing in (redirects to the provider)",
     description="302 to the provider's authorization endpoint (from its discovery document, or Google's; on "
     "a local stack without OIDC_* settings, the development sign-in page `/oidc/dev/authorize`): "
-    "authorization code flow with `state` (single use, valid 10 minutes), `nonce` and PKCE S256. The "
+    "authorization code flow with `state` (single use, valid 10 minutes, bound to this browser by an HttpOnly "
+    "SameSite=Lax login cookie the callback requires), `nonce` and PKCE S256. The "
     "provider sends the browser back to `/oidc/callback`. With `next=console` (the staff console's link) the "
     "callback hands the token to `/console` instead of answering JSON; any other `next` → 400 `invalid_next`.",
     query=[{"name": "next", "schema": {"type": "string", "enum": ["console"]},
@@ -120,14 +135,16 @@ def oidc_authenticate():
 
     request = bp.current_request
     next_target = (request.query_params or {}).get("next")
+    binding = oidc_flow.new_binding()
     url = oidc_flow.start(
         services().settings, _callback_uri(request), services().customers, next_target=next_target,
-        dev_authorization_endpoint=_api_root(request) + oidc_flow.DEV_AUTHORIZE_PATH,
+        dev_authorization_endpoint=_api_root(request) + oidc_flow.DEV_AUTHORIZE_PATH, binding=binding,
     )
+    cookie = oidc_flow.login_cookie(_login_cookie_name(request), binding)
     return Response(
         body={"authorization_url": url},
         status_code=302,
-        headers={"Location": url, "Content-Type": "application/json", **NO_STORE},
+        headers={"Location": url, "Content-Type": "application/json", "Set-Cookie": cookie, **NO_STORE},
     )
 
 
@@ -136,7 +153,9 @@ def oidc_authenticate():
     summary="Finish signing in (the provider's redirect)",
     description="Checks `state`, exchanges `code` at the provider's token endpoint, verifies the ID token "
     "(and its nonce), creates or updates the customer. Use `id_token` as the Bearer token; `next` is the "
-    "profile route while the phone number is missing. Bad, reused or expired state → 400 `invalid_state`. "
+    "profile route while the phone number is missing. Bad, reused or expired state → 400 `invalid_state`; so is "
+    "a callback without the login cookie `/oidc/authenticate` set in this browser (`__Host-ekiosk-login`; "
+    "`ekiosk-login-local` on plain http to localhost), or with another sign-in's; the cookie is cleared. "
     "A sign-in started with `next=console` is answered with a 302 to `/console#token=<id_token>` instead.",
     query=[{"name": "code", "schema": {"type": "string"}}, {"name": "state", "schema": {"type": "string"}},
            {"name": "error", "schema": {"type": "string"}, "description": "Set by the provider on failure."}],
@@ -154,16 +173,25 @@ def oidc_callback():
     from chalicelib.bootstrap import services
     from chalicelib.services import customers
 
-    params = dict(bp.current_request.query_params or {})
-    result = oidc_flow.finish(services().settings, params, services().customers, get_verifier())
+    request = bp.current_request
+    params = dict(request.query_params or {})
+    name = _login_cookie_name(request)
+    binding = oidc_flow.cookie_value((request.headers or {}).get("cookie"), name)
+    cleared = {"Set-Cookie": oidc_flow.login_cookie(name, "", max_age=0), **NO_STORE}  # one use, like the state
+    try:
+        result = oidc_flow.finish(services().settings, params, services().customers, get_verifier(), binding=binding)
+    except DomainError as error:
+        response = domain_error_response(error)
+        response.headers.update(cleared)
+        return response
     customer = customers.sign_in(identity_of(result["claims"]))
     if result["hand_over"]:
         location = oidc_flow.hand_over_location(
-            result["hand_over"], result["redirect_uri"], _api_root(bp.current_request), result["id_token"]
+            result["hand_over"], result["redirect_uri"], _api_root(request), result["id_token"]
         )
-        return Response(body="", status_code=302, headers={"Location": location, **NO_STORE})
+        return Response(body="", status_code=302, headers={"Location": location, **cleared})
     body = oidc_flow.sign_in_response(result["id_token"], result["claims"], customer.profile_complete)
-    return json_response(body, headers=NO_STORE)
+    return json_response(body, headers=cleared)
 
 
 def _text(name: str, description: str, **schema) -> dict:
@@ -175,7 +203,7 @@ def _text(name: str, description: str, **schema) -> dict:
 DEV_AUTHORIZE_QUERY = [
     _text("response_type", "`code`.", enum=["code"]),
     _text("client_id", "The development client ID, `ekiosk-local`."),
-    _text("redirect_uri", "This API's `/oidc/callback` (or OIDC_REDIRECT_URI)."),
+    _text("redirect_uri", "Exactly this API's own `/oidc/callback` URL (as `/oidc/authenticate` sends it)."),
     _text("scope", "`openid email profile`."),
     _text("state", "Given back with the code."),
     _text("nonce", "Put into the ID token."),
@@ -205,7 +233,9 @@ def oidc_dev_authorize():
     from chalicelib.auth import oidc_flow
     from chalicelib.bootstrap import services
 
-    kind, value = oidc_flow.dev_authorize(services().settings, dict(bp.current_request.query_params or {}))
+    request = bp.current_request
+    kind, value = oidc_flow.dev_authorize(services().settings, dict(request.query_params or {}),
+                                          own_callback=_api_root(request) + oidc_flow.CALLBACK_PATH)
     if kind == "redirect":
         return Response(body="", status_code=302, headers={"Location": value, **NO_STORE})
     headers = {

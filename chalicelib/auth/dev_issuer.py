@@ -1,7 +1,8 @@
 """The local development issuer (`make token`): a key pair kept in the stack's data folder.
 
-Only a local stack with no OIDC_* settings trusts it (see tokens.dev_issuer_trusted), so a token
-minted here is worthless anywhere else.
+Only a local stack trusts it (SPEC §3: STAGE=local set explicitly, AWS_ENDPOINT_URL set, no OIDC_* set, not
+on Lambda; config.dev_issuer_allowed, tokens.dev_issuer_trusted), so a token minted here is worthless
+anywhere else.
 
 On such a stack it is also the login flow's provider: `/oidc/dev/authorize` asks for an email and answers
 with an authorization code (`issue_code`), a short JWT signed with this key and bound to the email, nonce,
@@ -164,7 +165,8 @@ def main() -> None:
 
     settings = get_settings()
     if not dev_issuer_trusted(settings):
-        raise SystemExit("the development issuer is only for a local stack without OIDC_* settings")
+        raise SystemExit("the development issuer is only for a local stack (STAGE=local, AWS_ENDPOINT_URL set, "
+                         "no OIDC_* settings, not on Lambda)")
     print(mint(settings, args.email, args.name))
 
 

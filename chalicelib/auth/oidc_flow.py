@@ -3,6 +3,11 @@ its callback.
 
 - `state`: 32 random bytes, stored (as a hash) with the nonce, PKCE verifier and redirect URI for
   `STATE_TTL` seconds; single use (taken by a conditional delete), so a replayed callback fails.
+- The state is bound to the browser that started the login (login CSRF): `start` stores a hash of a random
+  `binding` value that the route sets as an HttpOnly, SameSite=Lax cookie (`LOGIN_COOKIE`, `__Host-`
+  prefixed and Secure; `LOCAL_LOGIN_COOKIE` only on plain http to a loopback host, where browsers may refuse
+  Secure cookies); `finish` refuses (400 `invalid_state`) a callback without that cookie, or whose cookie
+  is not the one of this state, so an attacker cannot complete their own login in someone else's browser.
 - `nonce`: must come back inside the ID token.
 - PKCE S256: the provider gets the challenge, the token endpoint the verifier.
 - Endpoints come from the issuer's discovery document (cached), or Google's when it cannot be read.
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -48,6 +54,9 @@ API_PREFIX = "/api/v1"
 CALLBACK_PATH = API_PREFIX + "/oidc/callback"
 DEV_AUTHORIZE_PATH = API_PREFIX + "/oidc/dev/authorize"
 CONSOLE = "console"
+LOGIN_COOKIE = "__Host-ekiosk-login"
+LOCAL_LOGIN_COOKIE = "ekiosk-login-local"  # plain http on 127.0.0.1/localhost only (no Secure, no prefix)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 # Hand-over targets: a fixed name -> the path (under the API's origin and stage prefix) the token goes to.
 NEXT_TARGETS = {CONSOLE: "/console"}
 
@@ -80,6 +89,41 @@ def _b64url(raw: bytes) -> str:
 def state_key(state: str) -> str:
     """What is stored for a state: its hash, so the table never holds a usable state."""
     return hashlib.sha256(state.encode()).hexdigest()
+
+
+def binding_hash(binding: str) -> str:
+    return hashlib.sha256(("login-binding:" + binding).encode()).hexdigest()
+
+
+def new_binding() -> str:
+    """The login cookie's value: random, its hash stored with the state."""
+    return secrets.token_urlsafe(32)
+
+
+def is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return name in LOOPBACK_HOSTS or name.endswith(".localhost")
+
+
+def login_cookie_name(scheme: str, host: str) -> str:
+    """`__Host-` (Secure) everywhere but plain http to a loopback host (a local stack)."""
+    return LOCAL_LOGIN_COOKIE if scheme == "http" and is_loopback(host) else LOGIN_COOKIE
+
+
+def login_cookie(name: str, value: str, max_age: int = STATE_TTL) -> str:
+    """A Set-Cookie value: HttpOnly, Path=/, SameSite=Lax (sent on the provider's top-level redirect back),
+    Secure for the `__Host-` name. An empty value with max_age 0 clears it."""
+    secure = "; Secure" if name.startswith("__Host-") else ""
+    return f"{name}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax{secure}"
+
+
+def cookie_value(header: str | None, name: str) -> str | None:
+    """The value of cookie `name` in a Cookie request header (the first one), or None."""
+    for part in (header or "").split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name and value:
+            return value
+    return None
 
 
 def pkce_challenge(verifier: str) -> str:
@@ -182,8 +226,10 @@ def start(
     discovery: DiscoveryCache | None = None,
     next_target: str | None = None,
     dev_authorization_endpoint: str | None = None,
+    binding: str | None = None,
 ) -> str:
-    """Stores a fresh state (with the hand-over target `next_target`, checked) and returns the provider's URL.
+    """Stores a fresh state (with the hand-over target `next_target`, checked, and the hash of `binding`, the
+    login cookie's value) and returns the provider's URL.
 
     With the development issuer as provider, the URL is `dev_authorization_endpoint` (this API's own
     `/oidc/dev/authorize`; by default derived from `redirect_uri`).
@@ -208,6 +254,7 @@ def start(
             redirect_uri=redirect_uri,
             expires_at=int(time.time()) + STATE_TTL,
             next=next_target,
+            binding=binding_hash(binding) if binding else None,
         )
     )
     parameters = {
@@ -273,17 +320,29 @@ def _parameter(params: dict, name: str) -> str | None:
     return value
 
 
-def finish(settings: Settings, params: dict, repo, verifier, discovery: DiscoveryCache | None = None) -> dict:
+def _not_this_browser() -> InvalidInput:
+    return InvalidInput(
+        "this sign-in was not started in this browser; start the sign-in again",
+        details={"state": ["not started in this browser (the login cookie is missing or belongs to another sign-in)"]},
+        code="invalid_state",
+    )
+
+
+def finish(settings: Settings, params: dict, repo, verifier, discovery: DiscoveryCache | None = None,
+           binding: str | None = None) -> dict:
     """Handles the provider's redirect back (`code`, `state`); returns the verified claims, the ID token, and
     the login's hand-over target (`hand_over`: "console" or None) and `redirect_uri`.
 
-    Bad, reused or expired state → 400 `invalid_state`; a provider error → 400 `provider_error`.
+    Bad, reused or expired state, or `binding` (the login cookie's value) missing or not this state's → 400
+    `invalid_state`; a provider error → 400 `provider_error`.
     """
     _client_id(settings)
     state = _parameter(params, "state")
     provider_error = _parameter(params, "error")
     if state is None:
         raise InvalidInput("the state parameter is missing", details={"state": ["required"]}, code="invalid_state")
+    if not binding:
+        raise _not_this_browser()  # checked before the state is used up
     login = repo.take_login_state(state_key(state))
     if login is None:
         raise InvalidInput(
@@ -291,6 +350,8 @@ def finish(settings: Settings, params: dict, repo, verifier, discovery: Discover
             details={"state": ["unknown or already used"]},
             code="invalid_state",
         )
+    if not login.binding or not hmac.compare_digest(login.binding, binding_hash(binding)):
+        raise _not_this_browser()
     if login.expires_at < time.time():
         raise InvalidInput(
             "the sign-in took too long; start it again", details={"state": ["expired"]}, code="invalid_state"
@@ -351,8 +412,15 @@ def _provider_exchange(settings: Settings, code: str, login, discovery: Discover
         "client_id": settings.oidc_audience,
         "code_verifier": login.code_verifier,
     }
-    if settings.oidc_client_secret:
-        form["client_secret"] = settings.oidc_client_secret
+    from chalicelib.adapters import secrets
+
+    try:  # read now, when it is needed (cached in this process; never logged)
+        client_secret = secrets.oidc_client_secret(settings)
+    except secrets.SecretUnavailable as error:
+        logger.error("the OIDC client secret is unavailable: %s", error)
+        raise LoginNotConfigured("sign-in is unavailable: the client secret could not be read") from None
+    if client_secret:
+        form["client_secret"] = client_secret
     return exchange_code(provider.token_endpoint, form)
 
 
@@ -396,15 +464,21 @@ def _invalid(field: str, problem: str, code: str = "invalid_request") -> Invalid
     return InvalidInput(f"{field}: {problem}", details={field: [problem]}, code=code)
 
 
-def dev_authorize(settings: Settings, params: dict) -> tuple[str, str]:
+def dev_authorize(settings: Settings, params: dict, own_callback: str) -> tuple[str, str]:
     """`/oidc/dev/authorize`: ("form", html) asking for an email, or ("redirect", url) back to the callback
-    with `code` and `state` once one is given. Only with the development issuer as provider (else 404)."""
+    with `code` and `state` once one is given. Only with the development issuer as provider (else 404).
+
+    `redirect_uri` must be exactly `own_callback` (this API's callback URL, as `/oidc/authenticate` sends
+    it), like a provider's registered redirect URI; CR or LF in any parameter → 400."""
     from chalicelib.auth import dev_issuer
     from chalicelib.domain.errors import NotFound
 
     if not uses_dev_provider(settings):
         raise NotFound("no development sign-in here: this stack uses its OIDC provider", code="not_found")
     values = {name: _parameter(params, name) for name in (*DEV_AUTHORIZE_FIELDS, "email", "login_hint", "name")}
+    for name, value in values.items():
+        if value is not None and ("\r" in value or "\n" in value):
+            raise _invalid(name, "must not contain CR or LF")
     for name in ("response_type", "client_id", "redirect_uri", "state", "nonce", "code_challenge",
                  "code_challenge_method"):
         if values[name] is None:
@@ -418,12 +492,9 @@ def dev_authorize(settings: Settings, params: dict) -> tuple[str, str]:
     if not (43 <= len(values["code_challenge"]) <= 128):
         raise _invalid("code_challenge", "must be 43 to 128 characters")
     redirect_uri = values["redirect_uri"]
-    # Like a real provider's registered redirect URIs: only an API's own callback, so never an open redirect.
-    if not (_is_http_url(redirect_uri) and (redirect_uri == settings.oidc_redirect_uri or (
-            urllib.parse.urlsplit(redirect_uri).path.endswith(CALLBACK_PATH)
-            and not urllib.parse.urlsplit(redirect_uri).query))):
-        raise _invalid("redirect_uri", f"must be an http(s) URL ending with {CALLBACK_PATH}",
-                       code="invalid_redirect_uri")
+    # Like a real provider's registered redirect URI: only this API's own callback, so never an open redirect.
+    if not (_is_http_url(redirect_uri) and hmac.compare_digest(redirect_uri.encode(), own_callback.encode())):
+        raise _invalid("redirect_uri", f"must be this API's callback, {own_callback}", code="invalid_redirect_uri")
     email = (values["email"] or values["login_hint"] or "").strip()
     if not email:
         return "form", _dev_form(values)

@@ -171,7 +171,8 @@ def bearer_token(header_value: str | None) -> str:
 
 
 def dev_issuer_trusted(settings: Settings) -> bool:
-    """Only a local stack with no OIDC_* settings trusts the development issuer, and never on Lambda."""
+    """SPEC §3 (config.dev_issuer_allowed); the process environment is checked for Lambda again, whatever
+    environment the settings were read from."""
     return settings.uses_dev_issuer and not os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
 
 

@@ -36,7 +36,7 @@ def update_profile(customer: Customer, fields: dict) -> Customer:
     """Applies the profile fields the caller sent (`phone_number`, `name`), validated and normalized."""
     changes = {}
     if "phone_number" in fields:
-        changes["phone_number"] = normalize_phone(fields["phone_number"])
+        changes["phone_number"] = normalize_phone(fields["phone_number"], regions=services().settings.phone_regions)
     if "name" in fields:
         changes["name"] = clean_name(fields["name"])
     if not changes:

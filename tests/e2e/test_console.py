@@ -349,11 +349,18 @@ def test_a_bad_token_is_refused_back_to_sign_in(stack, browser):
     page.get_by_role("link", name="Sign in with Google").click()
     page.get_by_role("heading", name="Development sign-in").wait_for()
     assert page.url.startswith(f"{stack.api}/oidc/dev/authorize?")
+    # The sign-in is bound to this browser by an HttpOnly, SameSite=Lax cookie (plain http on 127.0.0.1: the
+    # local name without Secure), which the callback requires and clears.
+    (login_cookie,) = [c for c in page.context.cookies() if c["name"].startswith(("__Host-ekiosk", "ekiosk-login"))]
+    assert (login_cookie["name"], login_cookie["httpOnly"], login_cookie["sameSite"]) == (
+        "ekiosk-login-local", True, "Lax")
+    assert page.evaluate("document.cookie") == ""  # not readable by scripts
     page.get_by_label("Email").fill(STAFF_EMAIL)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{stack.base_url}/console*")
     page.locator("nav").wait_for()
     assert page.evaluate("sessionStorage.getItem('ekiosk.console.token')")
+    assert not [c for c in page.context.cookies() if c["name"] == "ekiosk-login-local"]
 
 
 def _too_wide(page) -> list[str]:

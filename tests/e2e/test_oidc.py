@@ -182,8 +182,10 @@ def test_a_rotated_key_is_picked_up_without_a_restart(oidc_stack, provider):
 # The login flow ---------------------------------------------------------------------------------------
 
 
-def start_login(stack, method="GET"):
-    response = requests.request(method, stack.api + "/oidc/authenticate", allow_redirects=False, timeout=10)
+def start_login(stack, method="GET", browser=None):
+    """`browser` (a requests.Session) keeps the login cookie, as the browser that started the sign-in does."""
+    response = (browser or requests).request(method, stack.api + "/oidc/authenticate", allow_redirects=False,
+                                             timeout=10)
     assert response.status_code == 302, response.text
     return response.headers["Location"]
 
@@ -211,10 +213,14 @@ def test_authenticate_redirects_to_the_provider_with_state_nonce_and_pkce(oidc_s
 
 def test_login_end_to_end_with_the_right_state_and_then_a_replay(oidc_stack, provider):
     provider.state.user = LoginUser(email("login"), name="Achieng Otieno")
-    callback = provider_login(start_login(oidc_stack))
+    browser = requests.Session()
+    callback = provider_login(start_login(oidc_stack, browser=browser))
     assert callback.startswith(oidc_stack.api + "/oidc/callback?")
+    assert browser.cookies.get("ekiosk-login-local")  # plain http to 127.0.0.1: the local cookie name
 
-    response = requests.get(callback, timeout=20)
+    elsewhere = requests.get(callback, timeout=10)  # another browser (no login cookie): login CSRF refused
+    assert (elsewhere.status_code, elsewhere.json()["error"]["code"]) == (400, "invalid_state")
+    response = browser.get(callback, timeout=20)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["token_type"] == "Bearer"
@@ -231,11 +237,12 @@ def test_login_end_to_end_with_the_right_state_and_then_a_replay(oidc_stack, pro
     assert (profile["email"], profile["name"], profile["id"]) == (
         provider.state.user.email, "Achieng Otieno", provider.state.user.sub)
 
-    replay = requests.get(callback, timeout=10)
+    assert not browser.cookies.get("ekiosk-login-local")  # cleared by the callback
+    replay = browser.get(callback, timeout=10)
     assert (replay.status_code, replay.json()["error"]["code"]) == (400, "invalid_state")
 
     assert me.patch(oidc_stack.api + "/me", json={"phone_number": "0722 000 000"}, timeout=10).status_code == 200
-    again = requests.get(provider_login(start_login(oidc_stack)), timeout=20).json()
+    again = browser.get(provider_login(start_login(oidc_stack, browser=browser)), timeout=20).json()
     assert (again["profile_complete"], again["next"]) == (True, None)
 
 
@@ -249,10 +256,13 @@ def test_the_callback_with_a_wrong_or_missing_state_is_a_400(oidc_stack, provide
 
 
 def test_a_state_from_another_login_cannot_carry_this_code(oidc_stack, provider):
-    first = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(provider_login(start_login(oidc_stack))).query))
-    second = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(provider_login(start_login(oidc_stack))).query))
+    browser = requests.Session()
+    first = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(
+        provider_login(start_login(oidc_stack, browser=browser))).query))
+    second = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(
+        provider_login(start_login(oidc_stack, browser=browser))).query))
     mixed = urllib.parse.urlencode({"code": first["code"], "state": second["state"]})
-    response = requests.get(oidc_stack.api + "/oidc/callback?" + mixed, timeout=10)
+    response = browser.get(oidc_stack.api + "/oidc/callback?" + mixed, timeout=10)
     assert response.status_code == 400  # the provider refuses: PKCE verifier of the other login
     assert response.json()["error"]["code"] == "code_exchange_failed"
 
@@ -264,10 +274,11 @@ def test_a_console_sign_in_lands_on_the_console_with_the_token_in_the_fragment(o
     assert "Location" not in refused.headers
 
     provider.state.user = LoginUser(email("console"))
-    started = requests.get(oidc_stack.api + "/oidc/authenticate?next=console", allow_redirects=False, timeout=10)
+    browser = requests.Session()
+    started = browser.get(oidc_stack.api + "/oidc/authenticate?next=console", allow_redirects=False, timeout=10)
     assert started.status_code == 302
     callback = provider_login(started.headers["Location"])
-    handed = requests.get(callback, allow_redirects=False, timeout=20)
+    handed = browser.get(callback, allow_redirects=False, timeout=20)
     assert (handed.status_code, handed.headers["Cache-Control"]) == (302, "no-store")
     page, _, fragment = handed.headers["Location"].partition("#")
     assert page == oidc_stack.base_url + "/console"
@@ -275,5 +286,5 @@ def test_a_console_sign_in_lands_on_the_console_with_the_token_in_the_fragment(o
     assert get_me(oidc_stack, token).json()["email"] == provider.state.user.email
     assert requests.get(page, timeout=10).status_code == 200  # the console page is really there
 
-    replay = requests.get(callback, allow_redirects=False, timeout=10)
+    replay = browser.get(callback, allow_redirects=False, timeout=10)
     assert (replay.status_code, replay.json()["error"]["code"]) == (400, "invalid_state")

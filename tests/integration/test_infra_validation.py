@@ -88,6 +88,100 @@ def test_packaged_functions_run_with_the_generated_policies(packaged, stage):
         assert variables["STAGE"] == stage
 
 
+SECRET_VARIABLES = ("OIDC_CLIENT_SECRET", "AT_API_KEY")
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_packaged_functions_carry_no_secret_only_the_arn_their_function_needs(packaged, stage):
+    """SPEC §9: OIDC_CLIENT_SECRET and AT_API_KEY are read at run time, never in an environment or template."""
+    from infra.generate import function_ids, runtime_secrets
+
+    _, template = packaged[stage]
+    readers = {function_ids(s.function)[0]: s for s in runtime_secrets()}
+    for name, function in _functions(template).items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        for secret in SECRET_VARIABLES:
+            assert secret not in variables, name
+            assert f"SecretString:{secret}" not in json.dumps(variables), name
+        arns = {k: v for k, v in variables.items() if k.endswith("_ARN")}
+        expected = readers.get(name)
+        assert arns == ({expected.arn_variable: {"Ref": expected.logical_id}} if expected else {}), name
+    text = json.dumps(template)
+    for secret in SECRET_VARIABLES:
+        assert f"SecretString:{secret}" not in text
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_only_the_reading_functions_role_may_get_its_secret(packaged, stage):
+    from infra.generate import function_ids, runtime_secrets
+
+    _, template = packaged[stage]
+    resources = template["Resources"]
+    grants = []  # (role logical id, resource) of every secretsmanager permission in the template
+    for rid, resource in resources.items():
+        documents = []
+        if resource["Type"] == "AWS::IAM::Role":
+            documents = [(rid, p["PolicyDocument"]) for p in resource["Properties"].get("Policies", [])]
+        elif resource["Type"] == "AWS::IAM::Policy":
+            documents = [(r["Ref"], resource["Properties"]["PolicyDocument"]) for r in resource["Properties"]["Roles"]]
+        for role, document in documents:
+            for statement in document["Statement"]:
+                if any(a.startswith("secretsmanager:") for a in statement["Action"]):
+                    assert statement["Action"] == ["secretsmanager:GetSecretValue"]
+                    grants.append((role, json.dumps(statement["Resource"])))
+    expected = [(function_ids(s.function)[1], json.dumps({"Ref": s.logical_id})) for s in runtime_secrets()]
+    assert sorted(grants) == sorted(expected)
+    for role, _ in grants:
+        assert resources[role]["Type"] == "AWS::IAM::Role"
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_packaged_functions_have_reserved_concurrency(packaged, stage):
+    _, template = packaged[stage]
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
+    functions = _functions(template)
+    assert {"APIHandler", "Bearer", "SendNotifications"} <= set(functions)
+    for name, function in functions.items():
+        reserved = function["Properties"].get("ReservedConcurrentExecutions")
+        assert isinstance(reserved, int) and reserved >= 1, name
+    assert functions["APIHandler"]["Properties"]["ReservedConcurrentExecutions"] == (
+        config["lambda_functions"]["api_handler"]["reserved_concurrency"])
+
+
+def _decoded(resource_path: str) -> str:
+    """API Gateway's method-setting path (`/~1api~1v1~1x`: the leading `/`, then `/` written `~1`) -> `/api/v1/x`."""
+    assert resource_path.startswith("/~1"), resource_path
+    return resource_path[1:].replace("~1", "/")
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_packaged_api_stage_throttles_and_the_login_routes_are_throttled_harder(packaged, stage):
+    from infra.generate import LOGIN_ROUTES, THROTTLING
+
+    _, template = packaged[stage]
+    api = template["Resources"]["RestAPI"]["Properties"]
+    throttle = THROTTLING[stage]
+    settings = api["MethodSettings"]
+    default = [s for s in settings if (s["ResourcePath"], s["HttpMethod"]) == ("/*", "*")]
+    assert [(s["ThrottlingRateLimit"], s["ThrottlingBurstLimit"]) for s in default] == [(throttle.rate, throttle.burst)]
+    paths = api["DefinitionBody"]["paths"]
+    routes = {(_decoded(s["ResourcePath"]), s["HttpMethod"]): s for s in settings if s not in default}
+    assert set(routes) == set(LOGIN_ROUTES)
+    for (path, method), setting in routes.items():
+        assert method.lower() in paths[path], (path, method)  # a real route of the API
+        assert "security" not in paths[path][method.lower()]  # unauthenticated
+        assert (setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"]) == (
+            throttle.login_rate, throttle.login_burst)
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_packaged_authorizer_caches_policies_at_most_60_seconds(packaged, stage):
+    _, template = packaged[stage]
+    definitions = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["securityDefinitions"]
+    authorizer = definitions["bearer"]["x-amazon-apigateway-authorizer"]
+    assert 0 < authorizer["authorizerResultTtlInSeconds"] <= 60
+
+
 @pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
 def test_packaged_api_answers_gateway_errors_with_the_envelope(packaged, stage):
     _, template = packaged[stage]
@@ -147,7 +241,7 @@ def test_api_has_health_probes_service_ingress_and_worker_runs_the_worker(render
     assert worker["spec"]["containers"][0]["args"] == ["worker"]
     assert worker["spec"]["terminationGracePeriodSeconds"] >= 30  # time to finish the batch in flight
     assert "ekiosk-api" in _by_kind(resources, "Service")
-    assert "ekiosk-api" in _by_kind(resources, "Ingress")
+    assert ("ekiosk-api" in _by_kind(resources, "Ingress")) is (overlay == "prod")
     config = _by_kind(resources, "ConfigMap")["ekiosk-config"]["data"]
     assert config["STAGE"] == {"local": "local", "prod": "prod"}[overlay]
 
@@ -163,6 +257,22 @@ def test_prod_overlay_has_autoscaling_and_no_static_keys_or_emulator(rendered):
     prod_sender = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["prod"]
     sender = prod_sender["environment_variables"]["DEFAULT_FROM_EMAIL"]
     assert _by_kind(resources, "ConfigMap")["ekiosk-config"]["data"]["DEFAULT_FROM_EMAIL"] == sender
+
+
+@pytest.mark.parametrize("overlay", validate.OVERLAYS)
+def test_no_ingress_matches_any_host(rendered, overlay):
+    for name, ingress in _by_kind(rendered[overlay], "Ingress").items():
+        assert all(rule.get("host") for rule in ingress["spec"]["rules"]), name
+        assert "defaultBackend" not in ingress["spec"], name
+
+
+def test_the_local_overlay_trusting_the_dev_issuer_is_reachable_only_by_port_forward(rendered):
+    """It trusts the development issuer (STAGE=local + an emulator, no OIDC_*) and makes ADMIN_EMAILS staff."""
+    resources = rendered["local"]
+    assert not _by_kind(resources, "Ingress")
+    assert all(s["spec"].get("type", "ClusterIP") == "ClusterIP" for s in _by_kind(resources, "Service").values())
+    config = _by_kind(resources, "ConfigMap")["ekiosk-config"]["data"]
+    assert (config["STAGE"], config["AWS_ENDPOINT_URL"]) == ("local", "http://localstack:4566")
 
 
 def test_local_overlay_runs_localstack_and_the_bootstrap_job(rendered):

@@ -19,12 +19,32 @@ class Reply:
 
 
 class WsgiClient:
-    def __init__(self, application, token: str | None = None):
+    """Keeps cookies like a browser (the login cookie of /oidc/authenticate); `cookies=False` keeps none."""
+
+    def __init__(self, application, token: str | None = None, cookies: bool = True):
         self.application = application
         self.token = token
+        self.cookies: dict[str, str] | None = {} if cookies else None
 
     def as_user(self, token: str | None) -> WsgiClient:
         return WsgiClient(self.application, token)
+
+    def without_cookies(self) -> WsgiClient:
+        return WsgiClient(self.application, self.token, cookies=False)
+
+    def other_browser(self) -> WsgiClient:
+        """Another browser: its own, empty cookie jar."""
+        return WsgiClient(self.application, self.token)
+
+    def _keep(self, set_cookie: str | None) -> None:
+        if self.cookies is None or not set_cookie:
+            return
+        pair, *attributes = [part.strip() for part in set_cookie.split(";")]
+        name, _, value = pair.partition("=")
+        if not value or any(a.lower() == "max-age=0" for a in attributes):
+            self.cookies.pop(name, None)
+        else:
+            self.cookies[name] = value
 
     def request(self, method: str, path: str, body=None, headers: dict | None = None, raw: bytes | None = None):
         url = urlsplit(path)
@@ -44,6 +64,8 @@ class WsgiClient:
             environ["CONTENT_TYPE"] = "application/json"
         if self.token:
             environ["HTTP_AUTHORIZATION"] = f"Bearer {self.token}"
+        if self.cookies:
+            environ["HTTP_COOKIE"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         for name, value in (headers or {}).items():
             environ["HTTP_" + name.upper().replace("-", "_")] = value
         started = {}
@@ -53,6 +75,7 @@ class WsgiClient:
             started["headers"] = {name.lower(): value for name, value in response_headers}
 
         chunks = self.application(environ, start_response)
+        self._keep(started["headers"].get("set-cookie"))
         return Reply(started["status"], started["headers"], b"".join(chunks))
 
     def get(self, path, **kwargs):

@@ -25,6 +25,10 @@ TEST_ENV = {
     "ADMIN_EMAILS": STAFF_EMAIL,
     "LOG_LEVEL": "WARNING",
 }
+# For unit tests that trust the development issuer in-process (SPEC §3 wants an emulator endpoint): a
+# local address nothing listens on, so an accidental AWS call fails at once instead of reaching AWS.
+UNREACHABLE_ENDPOINT = "http://127.0.0.1:9"
+LOCAL_DEV_ENV = {"STAGE": "local", "AWS_ENDPOINT_URL": UNREACHABLE_ENDPOINT}
 # Variables of the developer's shell that would change what the stack under test does.
 ISOLATED = ("AWS_ENDPOINT_URL", "OIDC_ISSUERS", "OIDC_AUDIENCE", "OIDC_JWKS_URL", "AT_USERNAME", "AT_API_KEY",
             "AT_SENDER_ID", "AT_BASE_URL", "ADMIN_NOTIFICATION_EMAILS", "AWS_PROFILE")
@@ -47,14 +51,19 @@ class RunningStack:
 
     @property
     def aws_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.emulator_port}"
+        return self.env.get("AWS_ENDPOINT_URL") or f"http://127.0.0.1:{self.emulator_port}"
+
+    @property
+    def process_env(self) -> dict:
+        """The environment `make run` gives its own processes (it sets AWS_ENDPOINT_URL for them)."""
+        return {**self.env, "AWS_ENDPOINT_URL": self.aws_endpoint}
 
     def token(self, email: str, name: str | None = None) -> str:
         """A development-issuer token, minted as `make token` does."""
         if email not in self._tokens:
             out = subprocess.run(
                 [sys.executable, "-m", "chalicelib.auth.dev_issuer", email, *(["--name", name] if name else [])],
-                cwd=ROOT, env=self.env, capture_output=True, text=True, check=True,
+                cwd=ROOT, env=self.process_env, capture_output=True, text=True, check=True,
             )
             self._tokens[email] = out.stdout.strip()
         return self._tokens[email]

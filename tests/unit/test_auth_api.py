@@ -141,6 +141,8 @@ def test_patch_normalizes_the_phone_and_completes_the_profile(env, provider, pat
         ({"phone_number": None}, "invalid_phone_number", "phone_number"),
         ({"phone_number": "12345"}, "invalid_phone_number", "phone_number"),
         ({"phone_number": 712345678}, "invalid_phone_number", "phone_number"),
+        ({"phone_number": "+4409098790000"}, "phone_number_not_mobile", "phone_number"),  # UK premium rate
+        ({"phone_number": "+44 800 123 4567"}, "phone_number_not_mobile", "phone_number"),  # UK toll free
         ({"name": ""}, "validation_error", "name"),
         ({"name": "x" * 201}, "validation_error", "name"),
     ],
@@ -422,3 +424,108 @@ def test_the_console_is_on_the_origin_of_the_default_callback(env, provider):
     page, fragment = token_from_fragment(handed.headers["location"])
     assert (handed.status, page) == (302, "https://shop.example.test/console")
     assert provider.state.token_requests[-1]["redirect_uri"] == "https://shop.example.test/api/v1/oidc/callback"
+
+
+# Login CSRF: the state is bound to the browser that started the sign-in (a cookie) -------------------------
+
+HTTPS = {"Host": "shop.example.test", "X-Forwarded-Proto": "https"}
+
+
+def cookie_parts(set_cookie):
+    pair, *attributes = [part.strip() for part in set_cookie.split(";")]
+    name, _, value = pair.partition("=")
+    return name, value, {a.split("=")[0].lower(): a.partition("=")[2] for a in attributes}
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_authenticate_sets_a_host_only_secure_http_only_lax_cookie_bound_to_the_state(env, provider, method):
+    from chalicelib.auth.oidc_flow import binding_hash
+
+    use_services(Services(load_settings({"STAGE": "local", **provider.stack_env()}), customers=env.repo))
+    reply = env.client.request(method, "/api/v1/oidc/authenticate", headers=HTTPS)
+    name, value, attributes = cookie_parts(reply.headers["set-cookie"])
+    assert name == "__Host-ekiosk-login" and len(value) >= 32
+    assert set(attributes) == {"max-age", "path", "httponly", "samesite", "secure"}  # no Domain: host only
+    assert (attributes["path"], attributes["samesite"], attributes["max-age"]) == ("/", "Lax", "600")
+    state = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(reply.headers["location"]).query))["state"]
+    assert value != state and value not in str(env.repo.login_states)  # only its hash is stored
+    assert [s.binding for s in env.repo.login_states.values()] == [binding_hash(value)]
+
+
+def test_on_plain_http_to_localhost_the_cookie_has_a_local_name_and_no_secure(env, provider):
+    reply = env.client.get("/api/v1/oidc/authenticate")
+    name, _, attributes = cookie_parts(reply.headers["set-cookie"])
+    assert name == "ekiosk-login-local" and "secure" not in attributes
+    assert (attributes["path"], attributes["samesite"], "httponly" in attributes) == ("/", "Lax", True)
+    elsewhere = env.client.without_cookies().get("/api/v1/oidc/authenticate",
+                                                 headers={"Host": "shop.example.test", "X-Forwarded-Proto": "http"})
+    assert cookie_parts(elsewhere.headers["set-cookie"])[0] == "__Host-ekiosk-login"  # http elsewhere: still Secure
+
+
+def test_a_callback_without_the_login_cookie_is_a_400_and_leaves_the_state(env, provider):
+    callback = login(env, provider, authorize(env))
+    before = len(provider.state.token_requests)
+    refused = env.client.without_cookies().get(callback)
+    assert (refused.status, error_code(refused)) == (400, "invalid_state")
+    assert "browser" in refused.json()["error"]["message"]
+    assert len(provider.state.token_requests) == before  # the code never went to the provider
+    assert len(env.repo.login_states) == 1
+    assert env.client.get(callback).status == 200  # the browser that started it still can
+
+
+def test_a_callback_with_another_sign_ins_cookie_is_a_400(env, provider):
+    """The login CSRF: an attacker's own state and code, completed in the victim's browser."""
+    attacker = env.client.other_browser()
+    started = attacker.get("/api/v1/oidc/authenticate")
+    callback = login(env, provider, started.headers["location"])
+    victim = env.client
+    victim.get("/api/v1/oidc/authenticate")  # the victim's own sign-in cookie
+    before = len(provider.state.token_requests)
+    reply = victim.get(callback)
+    assert (reply.status, error_code(reply)) == (400, "invalid_state")
+    assert len(provider.state.token_requests) == before
+    assert cookie_parts(reply.headers["set-cookie"])[2]["max-age"] == "0"  # cleared at the callback
+    forged = env.client.without_cookies().get(callback, headers={"Cookie": "ekiosk-login-local=forged"})
+    assert (forged.status, error_code(forged)) == (400, "invalid_state")
+
+
+def test_the_local_cookie_name_is_not_accepted_over_https(env, provider):
+    use_services(Services(load_settings({"STAGE": "local", **provider.stack_env()}), customers=env.repo))
+    browser = env.client.other_browser()
+    location = browser.get("/api/v1/oidc/authenticate", headers=HTTPS).headers["location"]
+    value = browser.cookies["__Host-ekiosk-login"]
+    callback = login(env, provider, location)
+    plain = env.client.without_cookies()
+    reply = plain.get(callback, headers={**HTTPS, "Cookie": f"ekiosk-login-local={value}"})
+    assert (reply.status, error_code(reply)) == (400, "invalid_state")
+
+
+def test_a_successful_callback_clears_the_login_cookie(env, provider):
+    reply = env.client.get(login(env, provider, authorize(env)))
+    assert reply.status == 200
+    name, value, attributes = cookie_parts(reply.headers["set-cookie"])
+    assert (name, value, attributes["max-age"]) == ("ekiosk-login-local", "", "0")
+    assert env.client.cookies == {}
+
+
+def test_the_client_secret_is_read_from_its_arn_only_for_the_token_exchange(env, provider, monkeypatch):
+    from chalicelib.adapters import secrets
+
+    fetched = []
+
+    def fetch(secret_id, settings):
+        fetched.append(secret_id)
+        return CLIENT_SECRET
+
+    monkeypatch.setattr(secrets, "cache", secrets.SecretCache(fetch=fetch))
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ekiosk/dev/oidc-client-secret-AbCdEf"
+    environ = {k: v for k, v in provider.stack_env().items() if k != "OIDC_CLIENT_SECRET"}
+    settings = load_settings({**environ, "STAGE": "dev", "OIDC_CLIENT_SECRET_ARN": arn,
+                              "OIDC_REDIRECT_URI": "http://127.0.0.1:8000/api/v1/oidc/callback"})
+    assert settings.oidc_client_secret is None
+    use_services(Services(settings, customers=env.repo))
+    location = authorize(env)
+    assert fetched == []  # not needed to start a sign-in
+    reply = env.client.get(login(env, provider, location))
+    assert reply.status == 200, reply.body
+    assert provider.state.token_requests[-1]["client_secret"] == CLIENT_SECRET and fetched == [arn]

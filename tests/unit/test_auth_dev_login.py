@@ -11,6 +11,7 @@ from chalicelib.auth.tokens import build_verifier
 from chalicelib.bootstrap import Services, use_services
 from chalicelib.config import load_settings
 from tests.support.identity import WsgiClient
+from tests.support.stack import LOCAL_DEV_ENV
 
 AUTHORIZE = "http://127.0.0.1:8000/api/v1/oidc/dev/authorize"
 CALLBACK = "http://127.0.0.1:8000/api/v1/oidc/callback"
@@ -38,7 +39,7 @@ def env(application, monkeypatch, tmp_path):
     from chalicelib.bootstrap import services
 
     previous = services()
-    settings = load_settings({"STAGE": "local", "EKIOSK_DATA_DIR": str(tmp_path)})
+    settings = load_settings({**LOCAL_DEV_ENV, "EKIOSK_DATA_DIR": str(tmp_path)})
     assert tokens.dev_issuer_trusted(settings)
     repo = _use(settings, monkeypatch)
     yield type("Env", (), {"repo": repo, "settings": settings, "client": WsgiClient(application),
@@ -158,7 +159,7 @@ def test_a_tampered_code_is_refused(env, tamper):
         if tamper == "redirect":
             claims["redirect_uri"] = "http://evil.example.test/api/v1/oidc/callback"
         other = env.settings if tamper != "foreign" else load_settings(
-            {"STAGE": "local", "EKIOSK_DATA_DIR": str(env.settings.data_dir / "other")})
+            {**LOCAL_DEV_ENV, "EKIOSK_DATA_DIR": str(env.settings.data_dir / "other")})
         code = dev_issuer._sign(other, claims)
     reply = env.client.get("/api/v1/oidc/callback?" + urllib.parse.urlencode({"code": code, "state": params["state"]}))
     assert (reply.status, reply.json()["error"]["code"]) == (400, "code_exchange_failed"), reply.body
@@ -188,7 +189,7 @@ def test_the_form_escapes_what_it_echoes(env):
 
 @pytest.mark.parametrize("environ", [
     {"STAGE": "prod"},
-    {"STAGE": "local", "OIDC_AUDIENCE": "client.apps.example.test"},
+    {**LOCAL_DEV_ENV, "OIDC_AUDIENCE": "client.apps.example.test"},
 ])
 def test_the_dev_provider_exists_only_on_a_local_stack_without_oidc(env, environ):
     params = {**query_of(authorize(env)), "email": "a@example.test"}
@@ -203,3 +204,36 @@ def test_on_lambda_the_dev_provider_does_not_exist(env, monkeypatch):
     assert (reply.status, reply.json()["error"]["code"]) == (404, "not_found")
     authenticate = env.client.get("/api/v1/oidc/authenticate")
     assert (authenticate.status, authenticate.json()["error"]["code"]) == (503, "login_not_configured")
+
+
+@pytest.mark.parametrize("redirect_uri", [
+    "http://evil.example.test/api/v1/oidc/callback",  # another host, the same path
+    "http://127.0.0.1:8001/api/v1/oidc/callback",  # another port
+    "https://127.0.0.1:8000/api/v1/oidc/callback",  # another scheme
+    "http://127.0.0.1:8000/x/api/v1/oidc/callback",  # another prefix
+    "http://127.0.0.1:8000/api/v1/oidc/callback/",
+    "http://127.0.0.1:8000/api/v1/oidc/callback?next=x",
+    "http://127.0.0.1:8000/api/v1/oidc/callback\r\nSet-Cookie: x=y",
+    "http://127.0.0.1:8000/api/v1/oidc/callback\n",
+])
+def test_the_dev_provider_redirects_only_to_this_apis_own_callback(env, redirect_uri):
+    params = {**query_of(authorize(env)), "redirect_uri": redirect_uri, "email": "a@example.test"}
+    reply = env.client.get("/api/v1/oidc/dev/authorize?" + urllib.parse.urlencode(params))
+    assert reply.status == 400 and "location" not in reply.headers
+    assert reply.json()["error"]["code"] in ("invalid_redirect_uri", "invalid_request")
+
+
+@pytest.mark.parametrize("field", ["state", "nonce", "email", "name"])
+def test_cr_or_lf_in_any_dev_authorize_parameter_is_a_400(env, field):
+    params = {**query_of(authorize(env)), "email": "a@example.test"}
+    params[field] = (params.get(field) or "x") + "\r\nLocation: http://evil.example.test/"
+    reply = env.client.get("/api/v1/oidc/dev/authorize?" + urllib.parse.urlencode(params))
+    assert (reply.status, reply.json()["error"]["code"]) == (400, "invalid_request")
+    assert field in reply.json()["error"]["details"]
+
+
+def test_the_dev_login_needs_the_login_cookie_of_this_browser(env):
+    callback = sign_in(env)
+    refused = env.client.without_cookies().get(local(callback))
+    assert (refused.status, refused.json()["error"]["code"]) == (400, "invalid_state")
+    assert env.client.get(local(callback)).status == 200

@@ -16,6 +16,7 @@ from chalicelib.auth.tokens import (
 from chalicelib.config import load_settings
 from chalicelib.domain.errors import Unauthenticated
 from tests.support.oidc import REMOVE, TestIssuer, b64url, make_key
+from tests.support.stack import LOCAL_DEV_ENV
 
 ISSUER = "https://issuer.example.test"
 AUDIENCE = "client-123"
@@ -168,7 +169,7 @@ def dev_data(tmp_path_factory):
 
 
 def test_dev_issuer_tokens_work_on_a_local_stack_without_oidc_settings(dev_data):
-    settings = load_settings({"STAGE": "local", "EKIOSK_DATA_DIR": str(dev_data)})
+    settings = load_settings({**LOCAL_DEV_ENV, "EKIOSK_DATA_DIR": str(dev_data)})
     token = dev_issuer.mint(settings, "dev@example.test")
     assert build_verifier(settings).identity(token).email == "dev@example.test"
 
@@ -178,12 +179,12 @@ def test_dev_issuer_tokens_work_on_a_local_stack_without_oidc_settings(dev_data)
     [
         {"STAGE": "dev"},
         {"STAGE": "prod"},
-        {"STAGE": "local", "OIDC_AUDIENCE": "real-client"},
+        {**LOCAL_DEV_ENV, "OIDC_AUDIENCE": "real-client"},
         {"STAGE": "dev", "OIDC_AUDIENCE": "real-client"},
     ],
 )
 def test_dev_issuer_tokens_are_refused_anywhere_else(dev_data, environ):
-    local = load_settings({"STAGE": "local", "EKIOSK_DATA_DIR": str(dev_data)})
+    local = load_settings({**LOCAL_DEV_ENV, "EKIOSK_DATA_DIR": str(dev_data)})
     token = dev_issuer.mint(local, "dev@example.test")
     settings = load_settings({**environ, "EKIOSK_DATA_DIR": str(dev_data), "OIDC_JWKS_URL": "http://127.0.0.1:9/"})
     assert not dev_issuer_trusted(settings)
@@ -193,7 +194,7 @@ def test_dev_issuer_tokens_are_refused_anywhere_else(dev_data, environ):
 
 def test_dev_issuer_is_never_trusted_on_lambda(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "ekiosk-local")
-    assert not dev_issuer_trusted(load_settings({"STAGE": "local", "EKIOSK_DATA_DIR": str(tmp_path)}))
+    assert not dev_issuer_trusted(load_settings({**LOCAL_DEV_ENV, "EKIOSK_DATA_DIR": str(tmp_path)}))
 
 
 def test_make_token_refuses_outside_a_local_stack(tmp_path, monkeypatch):
@@ -215,7 +216,7 @@ def test_make_token_refuses_outside_a_local_stack(tmp_path, monkeypatch):
 def test_dev_issuer_keeps_one_key_when_processes_race(tmp_path):
     import threading
 
-    settings = load_settings({"STAGE": "local", "EKIOSK_DATA_DIR": str(tmp_path)})
+    settings = load_settings({**LOCAL_DEV_ENV, "EKIOSK_DATA_DIR": str(tmp_path)})
     keys, barrier = [], threading.Barrier(4)
 
     def create():

@@ -7,6 +7,7 @@ from werkzeug.test import Client
 
 from chalicelib.auth import dev_issuer
 from tests.support.catalog import csv_text, memory_catalog, multipart
+from tests.support.stack import LOCAL_DEV_ENV
 
 STAFF = "staff@ekiosk.test"
 CUSTOMER = "shopper@example.com"
@@ -14,9 +15,10 @@ CUSTOMER = "shopper@example.com"
 
 @pytest.fixture(scope="module")
 def app_client(tmp_path_factory):
-    import os
-
-    os.environ["EKIOSK_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
+    patch = pytest.MonkeyPatch()
+    patch.setenv("EKIOSK_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    for name, value in LOCAL_DEV_ENV.items():
+        patch.setenv(name, value)
     from chalicelib.auth.tokens import get_verifier
     from chalicelib.config import get_settings
 
@@ -25,7 +27,10 @@ def app_client(tmp_path_factory):
     from app import app
     from chalicelib.runtime.wsgi import ChaliceWSGI
 
-    return Client(ChaliceWSGI(app))
+    yield Client(ChaliceWSGI(app))
+    patch.undo()
+    get_settings.cache_clear()
+    get_verifier.cache_clear()
 
 
 @pytest.fixture

@@ -131,6 +131,19 @@ def test_profile_update_rejects_bad_values_and_changes_nothing(repo, fields):
     assert repo.get("sub-ann") == before
 
 
+def test_profile_phone_must_be_of_phone_regions_when_set(repo):
+    use_services(Services(load_settings({"PHONE_REGIONS": "KE,UG"}), customers=repo))
+    customers.sign_in(identity())
+    before = repo.get("sub-ann")
+    for raw, e164 in (("0712345678", "+254712345678"), ("+256 712 345678", "+256712345678")):
+        assert customers.update_profile(repo.get("sub-ann"), {"phone_number": raw}).phone_number == e164
+    changed = repo.get("sub-ann")
+    with pytest.raises(InvalidInput) as caught:
+        customers.update_profile(changed, {"phone_number": "+44 7400 123456"})
+    assert (caught.value.status, caught.value.code) == (400, "phone_region_not_allowed")
+    assert repo.get("sub-ann") == changed != before
+
+
 def test_names_of_1_to_200_characters():
     assert clean_name("x") == "x"
     assert clean_name("é" * 200) == "é" * 200

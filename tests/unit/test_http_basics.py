@@ -5,13 +5,15 @@ from werkzeug.test import Client
 
 from chalicelib.auth import dev_issuer
 from chalicelib.config import load_settings
+from tests.support.stack import LOCAL_DEV_ENV
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    import os
-
-    os.environ["EKIOSK_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
+    patch = pytest.MonkeyPatch()
+    patch.setenv("EKIOSK_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    for name, value in LOCAL_DEV_ENV.items():
+        patch.setenv(name, value)
     from chalicelib.config import get_settings
 
     get_settings.cache_clear()
@@ -21,7 +23,10 @@ def client(tmp_path_factory):
     from app import app
     from chalicelib.runtime.wsgi import ChaliceWSGI
 
-    return Client(ChaliceWSGI(app))
+    yield Client(ChaliceWSGI(app))
+    patch.undo()
+    get_settings.cache_clear()
+    get_verifier.cache_clear()
 
 
 def test_health_is_public(client):
@@ -98,7 +103,7 @@ def test_domain_errors_and_bugs_become_the_envelope(guarded_client):
 def test_dev_issuer_token_is_verified_with_any_scheme_case(tmp_path):
     from chalicelib.auth.tokens import bearer_token, build_verifier
 
-    settings = load_settings({"EKIOSK_DATA_DIR": str(tmp_path)})
+    settings = load_settings({**LOCAL_DEV_ENV, "EKIOSK_DATA_DIR": str(tmp_path)})
     token = dev_issuer.mint(settings, "Someone@Example.com")
     identity = build_verifier(settings).identity(bearer_token(f"bEaReR {token}"))
     assert identity.email == "someone@example.com"
@@ -109,7 +114,7 @@ def test_dev_issuer_is_not_trusted_outside_a_local_stack(tmp_path):
     from chalicelib.auth.tokens import build_verifier
     from chalicelib.domain.errors import Unauthenticated
 
-    token = dev_issuer.mint(load_settings({"EKIOSK_DATA_DIR": str(tmp_path)}), "a@b.c")
+    token = dev_issuer.mint(load_settings({**LOCAL_DEV_ENV, "EKIOSK_DATA_DIR": str(tmp_path)}), "a@b.c")
     verifier = build_verifier(
         load_settings({"STAGE": "dev", "EKIOSK_DATA_DIR": str(tmp_path), "OIDC_JWKS_URL": "http://127.0.0.1:9/"})
     )
@@ -122,3 +127,13 @@ def test_an_over_long_url_answers_414_with_the_envelope(client):
     assert response.status_code == 414
     assert response.json["error"]["code"] == "uri_too_long"
     assert client.get("/api/v1/health?pad=" + "x" * 8000).status_code == 200
+
+
+def test_the_authorizer_policy_is_cached_at_most_60_seconds():
+    """API Gateway honours a cached allow policy until its TTL ends, even past the token's `exp`."""
+    from app import app
+    from chalicelib.api import authorizer
+
+    (bearer,) = [h for h in app.builtin_auth_handlers if h.name == "bearer"]
+    assert 0 < bearer.ttl_seconds <= 60
+    assert authorizer.RecentSignIns()._ttl <= 60

@@ -153,7 +153,6 @@ def test_deploy_workflow_builds_a_commit_tagged_image_and_deploys_behind_environ
         credentials = next(s for s in job["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-cred"))
         assert "role-to-assume" in credentials["with"], name
     aws_script = " ".join(step.get("run", "") for step in jobs["aws"]["steps"])
-    assert "make package DEPLOY_STAGE=prod" in aws_script
     assert "aws cloudformation deploy" in aws_script and "build/prod/packaged.yaml" in aws_script
     cluster_script = " ".join(step.get("run", "") for step in jobs["cluster"]["steps"])
     assert set(jobs["cluster"]["needs"]) == {"image", "aws"}
@@ -162,6 +161,36 @@ def test_deploy_workflow_builds_a_commit_tagged_image_and_deploys_behind_environ
     for job in jobs.values():
         for step in job.get("steps", []):
             assert "${{ secrets." not in step.get("run", ""), "secrets reach scripts through env only"
+
+
+def test_packaging_runs_in_a_job_without_credentials_and_the_deploy_job_only_uses_its_output():
+    jobs = workflows()["deploy.yml"]["jobs"]
+    package = jobs["package"]
+    runs = " ".join(step.get("run", "") for step in package["steps"])
+    assert "make package DEPLOY_STAGE=prod" in runs
+    assert package["permissions"] == {"contents": "read"} and "environment" not in package  # no OIDC token
+    assert not [s for s in package["steps"] if "credentials" in s.get("uses", "") or "secrets." in str(s)]
+    upload = next(s for s in package["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    aws = jobs["aws"]
+    assert aws["needs"] == "package"
+    assert "make " not in " ".join(step.get("run", "") for step in aws["steps"])  # nothing built with credentials
+    steps = [s.get("uses", "").split("@")[0] for s in aws["steps"]]
+    assert steps.index("actions/download-artifact") < steps.index("aws-actions/configure-aws-credentials")
+    download = aws["steps"][steps.index("actions/download-artifact")]
+    assert download["with"]["name"] == upload["with"]["name"] and download["with"]["path"] == "build/prod"
+
+
+def test_every_action_is_pinned_to_a_full_commit_sha_with_its_version():
+    import re
+
+    for path in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        for line in path.read_text().splitlines():
+            match = re.search(r"uses:\s*(\S+)(.*)$", line)
+            if not match or match.group(1).startswith("./"):
+                continue
+            action, comment = match.groups()
+            assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", action), (path.name, line)
+            assert re.fullmatch(r"\s+# v\d+(\.\d+)*", comment), (path.name, line)
 
 
 def test_makefile_has_package_and_validate_targets():

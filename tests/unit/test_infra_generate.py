@@ -125,7 +125,7 @@ def test_every_sqs_consumer_reports_batch_item_failures():
         for function_id, event_id in consumers:
             event = resources[function_id]["Properties"]["Events"][event_id]["Properties"]
             assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-            assert resources[function_id]["DependsOn"] == ["NotificationsQueue"]
+            assert "NotificationsQueue" in resources[function_id]["DependsOn"]
 
 
 ALLOWED_SERVICES = {"logs", "dynamodb", "sqs", "ses"}
@@ -173,13 +173,14 @@ def test_chalice_config_uses_the_generated_policies_and_no_plain_secrets(stage):
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
     assert config["autogen_policy"] is False
     assert config["iam_policy_file"] == f"policy-{stage}.json"
-    assert config["lambda_functions"][generate.AUTHORIZER_FUNCTION] == {
+    authorizer = config["lambda_functions"][generate.AUTHORIZER_FUNCTION]
+    assert {k: v for k, v in authorizer.items() if k != "reserved_concurrency"} == {
         "autogen_policy": False,
         "iam_policy_file": f"policy-authorizer-{stage}.json",
     }
-    for name, value in config["environment_variables"].items():
-        if name in ("OIDC_CLIENT_SECRET", "AT_API_KEY"):
-            assert value == f"{{{{resolve:secretsmanager:ekiosk/{stage}:SecretString:{name}}}}}"
+    text = json.dumps(config)
+    for secret in ("OIDC_CLIENT_SECRET", "AT_API_KEY"):  # read at run time from their own secrets (SPEC §9)
+        assert f'"{secret}"' not in text and f":{secret}}}}}" not in text
 
 
 def test_pod_identity_role_has_the_functions_permissions_for_its_own_account():
@@ -207,3 +208,61 @@ def test_localstack_hook_creates_the_queues_and_verifies_the_local_sender():
         assert f"--queue-name ekiosk-local-{spec.name} " in script
     assert f"--email-address {load_settings({}).default_from_email}" in script
     assert (ROOT / "localstack" / "ready.d" / "10-ekiosk-resources.sh").stat().st_mode & 0o111
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_each_runtime_secret_is_its_own_secret_readable_by_exactly_its_function(stage):
+    template = merge(stage)
+    resources = template["Resources"]
+    secrets = {s.logical_id: s for s in generate.runtime_secrets()}
+    assert {s.variable for s in secrets.values()} == {"OIDC_CLIENT_SECRET", "AT_API_KEY"}
+    assert {(s.function, s.arn_variable) for s in secrets.values()} == {
+        ("api_handler", "OIDC_CLIENT_SECRET_ARN"), ("send_notifications", "AT_API_KEY_SECRET_ARN")}
+    for logical_id, secret in secrets.items():
+        resource = resources[logical_id]
+        assert resource["Type"] == "AWS::SecretsManager::Secret"
+        assert resource["Properties"]["Name"] == f"ekiosk/{stage}/{secret.name}"
+        assert not {"SecretString", "GenerateSecretString"} & set(resource["Properties"])  # no value in Git
+        function_id, role_id = generate.function_ids(secret.function)
+        readers = [r for r in resources.values() if r.get("Type") == "AWS::IAM::Policy"
+                   and logical_id in json.dumps(r["Properties"]["PolicyDocument"])]
+        assert len(readers) == 1
+        assert readers[0]["Properties"]["Roles"] == [{"Ref": role_id}]
+        assert readers[0]["Properties"]["PolicyDocument"]["Statement"] == [{
+            "Sid": "Read" + logical_id, "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": {"Ref": logical_id}}]
+        variables = resources[function_id]["Properties"]["Environment"]["Variables"]
+        assert variables == {secret.arn_variable: {"Ref": logical_id}}
+    text = json.dumps(template)
+    assert "resolve:secretsmanager" not in text and "secretsmanager:*" not in text
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_the_api_stage_is_throttled_and_the_login_routes_more(stage):
+    settings = merge(stage)["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
+    throttle = generate.THROTTLING[stage]
+    assert settings[0] == {"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": throttle.rate,
+                           "ThrottlingBurstLimit": throttle.burst}
+    login = {(s["ResourcePath"], s["HttpMethod"]): (s["ThrottlingRateLimit"], s["ThrottlingBurstLimit"])
+             for s in settings[1:]}
+    limits = (throttle.login_rate, throttle.login_burst)
+    assert login == {
+        ("/~1api~1v1~1oidc~1authenticate", "GET"): limits,
+        ("/~1api~1v1~1oidc~1authenticate", "POST"): limits,
+        ("/~1api~1v1~1oidc~1callback", "GET"): limits,
+        ("/~1api~1v1~1oidc~1dev~1authorize", "GET"): limits,
+    }
+    assert 0 < throttle.login_rate < throttle.rate and 0 < throttle.login_burst < throttle.burst
+    assert throttle.rate <= throttle.burst <= 5000  # API Gateway's account-level burst
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_every_function_has_reserved_concurrency_for_the_stage(stage):
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
+    assert config["reserved_concurrency"] >= 1  # every function without its own value (schedules: no overlap)
+    functions = config["lambda_functions"]
+    for name in ("api_handler", generate.AUTHORIZER_FUNCTION):
+        assert functions[name]["reserved_concurrency"] > config["reserved_concurrency"], name
+    for _, event_id in generate.sqs_consumers():  # below 5, SQS polling would be throttled into the DLQ
+        consumer = next(n for n in functions if generate.camel(n) + "SqsEventSource" == event_id)
+        assert functions[consumer]["reserved_concurrency"] >= 5

@@ -34,6 +34,7 @@ class LoginState:
     redirect_uri: str
     expires_at: int
     next: str | None = None  # the fixed hand-over target ("console"), or None for the JSON answer
+    binding: str | None = None  # a hash of the login cookie's value: the browser that started this login
 
 
 def _to_domain(record: CustomerRecord) -> Customer:
@@ -96,6 +97,7 @@ class DynamoCustomerRepository:
             redirect_uri=state.redirect_uri,
             expires_at=state.expires_at,
             next=state.next,
+            binding=state.binding,
         ).save(condition=LoginStateRecord.id.does_not_exist())
 
     def take_login_state(self, key: str) -> LoginState | None:
@@ -111,7 +113,8 @@ class DynamoCustomerRepository:
                 return None  # another request took it between our read and our delete
             raise
         return LoginState(
-            key, record.nonce, record.code_verifier, record.redirect_uri, int(record.expires_at), record.next
+            key, record.nonce, record.code_verifier, record.redirect_uri, int(record.expires_at), record.next,
+            record.binding,
         )
 
 

@@ -43,7 +43,8 @@ class ProfileUpdate(Strict):
 
     phone_number: str = Field(
         default=None,
-        description="Normalized to E.164; numbers without + are read as Kenyan; spaces and dashes allowed.",
+        description="Normalized to E.164; numbers without + are read as Kenyan; spaces and dashes allowed; "
+        "mobile numbers only (they receive SMS).",
         examples=["+254711223344"],
         json_schema_extra=_no_default,
     )
