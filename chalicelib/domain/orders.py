@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from chalicelib.domain.errors import Conflict, DomainError, Forbidden, InvalidInput
+from chalicelib.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, TryAgain  # noqa: F401
 from chalicelib.domain.money import CENT, format_cents
 from chalicelib.domain.notifications import ORDER_APPROVED, ORDER_CANCELLED
 
@@ -84,13 +84,6 @@ class IdempotencyMismatch(Conflict):
 
     def __init__(self):
         super().__init__("this Idempotency-Key was already used with a different request body")
-
-
-class TryAgain(DomainError):
-    """Transient contention outlasted every internal retry (should be practically unreachable)."""
-
-    status = 503
-    code = "try_again"
 
 
 # ---- status and the state machine ---------------------------------------------------------------

@@ -19,6 +19,7 @@ from functools import partial
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.operand import Value
 
+from chalicelib.adapters.dynamodb import retry
 from chalicelib.adapters.dynamodb.catalog import (
     PRODUCT_KIND,
     ROOT_PARENT,
@@ -54,6 +55,8 @@ from chalicelib.domain.catalog import (
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for TransactWriteItems
 PRODUCTS_PER_PAGE = 2_500  # about what one 1 MB query page of products holds
 ALL_OLD = "ALL_OLD"
+# Cancellation reasons a caller sorts out (a condition refused, or a transient reason next to one).
+REFUSALS = retry.RETRYABLE_REASONS | {"ConditionalCheckFailed"}
 # What an upload needs to match and plan a row: fewer attributes, a cheaper read (notably on the emulator).
 LOOKUP_ATTRIBUTES = ["id", "name", "price_cents", "discount_price_cents", "stock", "reserved", "created_at"]
 
@@ -236,24 +239,25 @@ class _Transaction:
         if len(self) > MAX_TRANSACTION_ITEMS:
             raise ValueError(f"a transaction holds at most {MAX_TRANSACTION_ITEMS} items, not {len(self)}")
         connection = ProductRecord._get_connection().connection
+        token = retry.new_token()  # one per logical transaction: a repeat after an effective 500 is a no-op
         try:
-            connection.transact_write_items(
+            retry.call(partial(
+                connection.transact_write_items,
                 condition_check_items=[],
                 delete_items=[kwargs for kwargs, _ in self.deletes],
                 put_items=[kwargs for kwargs, _ in self.puts],
                 update_items=[kwargs for kwargs, _ in self.updates],
-            )
+                client_request_token=token,
+            ), "catalog transaction")
         except TransactWriteError as error:
             if error.cause_response_code != "TransactionCanceledException":
-                if error.cause_response_code in ("TransactionInProgressException", "ThrottlingException"):
-                    return [(None, None)]
                 raise
             tags = [tag for _, tag in (*self.deletes, *self.puts, *self.updates)]
             refused = [
                 (tag, reason) for tag, reason in zip(tags, error.cancellation_reasons, strict=False) if reason
             ]
-            if any(reason.code not in ("ConditionalCheckFailed", "TransactionConflict") for _, reason in refused):
-                raise
+            if any(reason.code not in REFUSALS for _, reason in refused):
+                raise  # ValidationError: a bug, not a refusal
             return refused or [(None, None)]
         return []
 
@@ -268,7 +272,7 @@ class DynamoCatalogRepository:
         if not plausible_id(category_id):
             return None
         try:
-            return _category(CategoryRecord.get(category_id, consistent_read=True))
+            return _category(retry.call(partial(CategoryRecord.get, category_id, consistent_read=True), "GetItem"))
         except DoesNotExist:
             return None
 
@@ -276,11 +280,12 @@ class DynamoCatalogRepository:
         ids = sorted({i for i in category_ids if plausible_id(i)})
         if not ids:
             return {}
-        return {r.id: _category(r) for r in CategoryRecord.batch_get(ids, consistent_read=True)}
+        return {r.id: _category(r) for r in retry.model_batch_get(CategoryRecord, ids)}
 
     def child_named(self, parent_id: str | None, key: str) -> Category | None:
         try:
-            claim = CategoryNameClaim.get(claim_id(parent_id, key), consistent_read=True)
+            claim = retry.call(
+                partial(CategoryNameClaim.get, claim_id(parent_id, key), consistent_read=True), "GetItem")
         except DoesNotExist:
             return None
         return self.get_category(claim.category_id)
@@ -288,7 +293,7 @@ class DynamoCatalogRepository:
     def children_named(self, pairs: list[tuple[str | None, str]]) -> dict[tuple[str | None, str], Category]:
         """Many (parent id, name key) lookups at once: a BatchGetItem of claims, then one of categories."""
         wanted = {claim_id(parent_id, key): (parent_id, key) for parent_id, key in pairs}
-        claims = {c.id: c.category_id for c in CategoryNameClaim.batch_get(sorted(wanted), consistent_read=True)}
+        claims = {c.id: c.category_id for c in retry.model_batch_get(CategoryNameClaim, wanted)}
         categories = self.get_categories(claims.values()) if claims else {}
         return {wanted[cid]: categories[category_id] for cid, category_id in claims.items()
                 if category_id in categories}
@@ -330,7 +335,8 @@ class DynamoCatalogRepository:
         condition = CategoryRecord.id.exists() & (CategoryRecord.name_key == category.name_key)
         if renamed.name_key == category.name_key:
             try:
-                CategoryRecord(id=category.id).update(actions=actions, condition=condition)
+                update = partial(CategoryRecord(id=category.id).update, actions=actions, condition=condition)
+                retry.call(update, "UpdateItem category")  # sets absolute values: safe to repeat
             except UpdateError as error:
                 if error.cause_response_code == "ConditionalCheckFailedException":
                     raise WriteRefused([WriteFailure(MISSING, category_id=category.id)]) from None
@@ -365,7 +371,7 @@ class DynamoCatalogRepository:
         if not plausible_id(product_id):
             return None
         try:
-            return _product(ProductRecord.get(product_id, consistent_read=True))
+            return _product(retry.call(partial(ProductRecord.get, product_id, consistent_read=True), "GetItem"))
         except DoesNotExist:
             return None
 
@@ -433,7 +439,9 @@ class DynamoCatalogRepository:
         actions, condition = _update_product_args(write)
         record = ProductRecord(id=write.before.id)
         try:
-            record.update(actions=actions, condition=condition)
+            # Sets absolute values (available = the new stock - reserved): safe to repeat. A repeat after
+            # an effective 500 may fail the unchanged-price condition: the service reads again and retries.
+            retry.call(partial(record.update, actions=actions, condition=condition), "UpdateItem product")
         except UpdateError as error:
             if error.cause_response_code == "ConditionalCheckFailedException":
                 raise WriteRefused([_classify(write, 0, self.get_product(write.before.id))]) from None
@@ -442,7 +450,7 @@ class DynamoCatalogRepository:
 
     @staticmethod
     def _failure(writes: list[ProductWrite], tag, reason) -> WriteFailure:
-        if tag is None or reason.code == "TransactionConflict":
+        if tag is None or reason.code in retry.RETRYABLE_REASONS:
             return WriteFailure(BUSY, index=tag if isinstance(tag, int) else None)
         if isinstance(tag, int):
             stored = _product(ProductRecord.from_raw_data(reason.raw_item)) if reason.raw_item else None
@@ -452,18 +460,17 @@ class DynamoCatalogRepository:
     # --- price history
 
     def save_snapshots(self, snapshots: list[PriceSnapshot]) -> None:
-        with PriceSnapshotRecord.batch_write() as batch:
-            for snapshot in snapshots:
-                batch.save(
-                    PriceSnapshotRecord(
-                        id=snapshot_id(snapshot),
-                        snapshot_of=snapshot.category_id,
-                        taken_at=snapshot.taken_at,
-                        price_sum_cents=snapshot.price_sum_cents,
-                        products_count=snapshot.products_count,
-                        subcategory_count=snapshot.subcategory_count,
-                    )
-                )
+        retry.model_batch_put(PriceSnapshotRecord, [
+            PriceSnapshotRecord(
+                id=snapshot_id(snapshot),
+                snapshot_of=snapshot.category_id,
+                taken_at=snapshot.taken_at,
+                price_sum_cents=snapshot.price_sum_cents,
+                products_count=snapshot.products_count,
+                subcategory_count=snapshot.subcategory_count,
+            )
+            for snapshot in snapshots
+        ])
 
     def list_snapshots(self, category_id: str, limit: int, cursor: str | None):
         """Newest first."""
@@ -476,7 +483,7 @@ def _category_failures(refused: list, when_present: str) -> WriteRefused:
     """Refusals of a category write; `when_present`: the reason if the category itself refused but exists."""
     failures = []
     for tag, reason in refused:
-        if tag is None or reason.code == "TransactionConflict" or tag == "old-claim":
+        if tag is None or reason.code in retry.RETRYABLE_REASONS or tag == "old-claim":
             failures.append(WriteFailure(BUSY))
         elif tag == "claim":
             failures.append(WriteFailure(NAME_TAKEN))
