@@ -339,6 +339,15 @@ def process_sqs_records(records: list[dict], *, svc=None, settings: DeliveryTuni
     return failed
 
 
+def _touched(repo, notification: Notification) -> bool:
+    """One record of a sweep; a store failure skips it (the next sweep finds it again), never the run."""
+    try:
+        return repo.touch(notification.id, notification.updated_at, _iso(_now()))
+    except Exception:
+        logger.warning("sweep: could not touch notification %s; next run", notification.id, exc_info=True)
+        return False
+
+
 def sweep_pending(*, svc=None, settings: DeliveryTuning | None = None, limit: int = SWEEP_LIMIT) -> int:
     """Re-enqueues PENDING records nobody touched for `sweep_age` seconds (their message was never sent,
     or got lost); returns how many. Safe to run concurrently with delivery: duplicates send nothing twice."""
@@ -346,7 +355,7 @@ def sweep_pending(*, svc=None, settings: DeliveryTuning | None = None, limit: in
     knobs = settings or tuning()
     repo = svc.notifications
     cutoff = _iso(_now() - timedelta(seconds=knobs.sweep_age))
-    ids = [n.id for n in repo.stale_pending(cutoff, limit) if repo.touch(n.id, n.updated_at, _iso(_now()))]
+    ids = [n.id for n in repo.stale_pending(cutoff, limit) if _touched(repo, n)]
     if ids:
         svc.queue.send(ids)
         logger.warning("sweeper re-enqueued %s notifications: %s", len(ids), ", ".join(ids[:10]))

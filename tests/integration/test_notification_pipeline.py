@@ -159,16 +159,16 @@ def test_batch_starts_take_every_free_lease_in_one_transaction_and_fall_back_on_
 
     # another worker starts `racing` between our read and our transaction: the transaction is cancelled
     # and each record is decided on its own
-    from chalicelib.adapters.dynamodb.notifications import NotificationRecord
+    from chalicelib.adapters.dynamodb import retry
 
-    real_batch_get = NotificationRecord.batch_get.__func__
+    real_batch_get = retry.model_batch_get
 
-    def stale_read(cls, ids, **kwargs):
-        snapshot = list(real_batch_get(cls, ids, **kwargs))
+    def stale_read(model, ids, **kwargs):
+        snapshot = real_batch_get(model, ids, **kwargs)
         repo.begin_attempt(racing.id, "2030-01-01T00:02:00.000000Z", "2030-01-01T00:12:00.000000Z")
-        return iter(snapshot)
+        return snapshot
 
-    monkeypatch.setattr(NotificationRecord, "batch_get", classmethod(stale_read))
+    monkeypatch.setattr(retry, "model_batch_get", stale_read)
     states = repo.begin_attempts([racing.id, free.id], "2030-01-01T00:03:00.000000Z", "2030-01-01T00:03:30.000000Z")
     assert states[racing.id][0] == "busy" and states[free.id][0] == "started"
     assert repo.get(racing.id).attempts == 1 and repo.get(free.id).attempts == 2
