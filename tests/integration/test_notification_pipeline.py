@@ -370,3 +370,47 @@ def test_a_worker_killed_mid_batch_leaves_every_notification_delivered_once(svc,
     records = drain(worker, svc, ids, timeout=20)
     assert all(r.status == SENT for r in records)
     assert sorted(r.to for r in fake.delivered) == sorted(d.recipient for d in drafts)
+
+
+def test_redrive_keeps_going_through_empty_replies_while_messages_remain(svc, worker, fake, monkeypatch):
+    """SQS may answer a receive with nothing although messages wait (short polling samples a subset of
+    its servers): two empty replies first must not end the run."""
+    drafts = [sms_draft() for _ in range(3)]
+    ids = add(svc, *drafts, enqueue=False)
+    for nid in ids:
+        svc.notifications.mark_failed(nid, "HTTP 503", service._iso(service._now()))
+    svc.queue.dead_letter([_body(nid) for nid in ids])
+    real_receive, replies = svc.queue.receive_dead_letters, []
+
+    def flaky(**kwargs):
+        replies.append(kwargs)
+        if len(replies) <= 2:
+            return []
+        return real_receive(**{**kwargs, "max_messages": 1})  # one at a time: empties in between too
+
+    monkeypatch.setattr(svc.queue, "receive_dead_letters", flaky)
+    counts = service.redrive_dead_letters(svc=svc, wait_seconds=1)
+    assert counts == {"moved": 3, "reset": 3, "kept": 0}
+    assert all(kwargs["wait_seconds"] >= 1 for kwargs in replies)  # long polling
+    records = drain(worker, svc, ids)
+    assert all(r.status == SENT for r in records)
+    assert all(len(fake.delivered_to(d.recipient)) == 1 for d in drafts)
+
+
+def test_a_message_delivered_again_after_its_deletion_sends_nothing(svc, worker, fake):
+    """SQS is at-least-once: a message already handled and deleted may come back; its record is SENT."""
+    draft = sms_draft()
+    ids = add(svc, draft)
+    [record] = drain(worker, svc, ids)
+    assert record.status == SENT
+    svc.queue.send(ids)  # the same message body once more, as a duplicate delivery would bring it
+    [again] = drain(worker, svc, ids)
+    assert (again.status, again.attempts, again.provider_message_id) == (SENT, 1, record.provider_message_id)
+    assert len(fake.delivered_to(draft.recipient)) == 1
+    assert svc.queue.depth() == {"visible": 0, "in_flight": 0, "delayed": 0}
+
+
+def _body(notification_id: str) -> str:
+    from chalicelib.adapters.queue import message_body
+
+    return message_body(notification_id)
