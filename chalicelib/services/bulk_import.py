@@ -326,14 +326,16 @@ class Importer:
             self._write_batch(batch, now)
 
     def _batches(self, plans: list[Planned]):
-        batch, touched = [], set()
+        batch, touched, items = [], set(), 0
         for plan in plans:
             chain = {category_id for category_id, _ in plan.category.levels_up()} if self._counts(plan) else set()
-            if batch and len(batch) + 1 + len(touched | chain) > MAX_TRANSACTION_ITEMS:
+            own = 2 if plan.before is None else 1  # a new product comes with its name claim
+            if batch and items + own + len(touched | chain) > MAX_TRANSACTION_ITEMS:
                 yield batch
-                batch, touched = [], set()
+                batch, touched, items = [], set(), 0
             batch.append(plan)
             touched |= chain
+            items += own
         if batch:
             yield batch
 
@@ -388,7 +390,12 @@ class Importer:
                         dropped.add(index)
                 continue
             plan = batch[failure.index]
-            if failure.reason == STOCK_BELOW_RESERVED:
+            if failure.reason == NAME_TAKEN:  # created meanwhile (a concurrent upload): update that one instead
+                found = self.repo.claimed_products({plan.category.id: {plan.row.name_key}})
+                plan.before = found[0] if found else None
+                if not self._plan(plan):
+                    dropped.add(failure.index)
+            elif failure.reason == STOCK_BELOW_RESERVED:
                 reserved = failure.current.reserved
                 self.report.fail(plan.row.row, "stock", f"must be at least {reserved} (reserved by pending orders)")
                 dropped.add(failure.index)

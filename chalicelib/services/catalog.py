@@ -188,6 +188,8 @@ def create_product(
         except WriteRefused as refused:
             if any(f.reason == CATEGORY_MISSING for f in refused.failures):
                 raise _invalid("category_id", "no such category") from None
+            if any(f.reason == NAME_TAKEN for f in refused.failures):
+                raise _product_name_taken(name) from None
     raise _gave_up()
 
 
@@ -222,6 +224,8 @@ def update_product(product_id: str, changes: dict) -> Product:
             reasons = {f.reason for f in refused.failures}
             if MISSING in reasons:
                 raise NotFound("product not found", code="not_found") from None
+            if NAME_TAKEN in reasons:
+                raise _product_name_taken(after.name) from None
             if STOCK_BELOW_RESERVED in reasons:
                 current = next(f.current for f in refused.failures if f.reason == STOCK_BELOW_RESERVED)
                 raise _stock_below_reserved(after.stock, current.reserved) from None
@@ -230,6 +234,14 @@ def update_product(product_id: str, changes: dict) -> Product:
             if not reasons <= {CHANGED, BUSY, CATEGORY_MISSING}:
                 raise
     raise _gave_up()
+
+
+def _product_name_taken(name: str) -> Conflict:
+    return Conflict(
+        "a product with this name already exists in this category",
+        details={"name": [f"'{name}' is taken in this category (names are case-insensitive)"]},
+        code="duplicate_name",
+    )
 
 
 def _stock_below_reserved(stock: int, reserved: int) -> Conflict:

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from functools import partial
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.operand import Value
 
 from chalicelib.adapters.dynamodb import retry
@@ -26,9 +26,11 @@ from chalicelib.adapters.dynamodb.catalog import (
     CategoryNameClaim,
     CategoryRecord,
     PriceSnapshotRecord,
+    ProductNameClaim,
     ProductRecord,
 )
 from chalicelib.adapters.dynamodb.pages import decode_cursor, encode_cursor, page
+from chalicelib.domain import catalog as rules
 from chalicelib.domain.catalog import (
     BUSY,
     CATEGORY_MISSING,
@@ -63,6 +65,20 @@ LOOKUP_ATTRIBUTES = ["id", "name", "price_cents", "discount_price_cents", "stock
 
 def claim_id(parent_id: str | None, key: str) -> str:
     return f"name:{parent_id or ROOT_PARENT}:{key}"
+
+
+def product_claim_id(category_id: str, key: str) -> str:
+    return f"product:{category_id}:{key}"
+
+
+def _claim_of(product: Product) -> ProductNameClaim:
+    return ProductNameClaim(id=product_claim_id(product.category_id, product.name_key), product_id=product.id)
+
+
+def _moves_claim(write: ProductWrite) -> bool:
+    """An update that changes the product's (category, name key): its name claim moves with it."""
+    return isinstance(write, UpdateProduct) and (
+        (write.after.category_id, write.after.name_key) != (write.before.category_id, write.before.name_key))
 
 
 def snapshot_id(snapshot: PriceSnapshot) -> str:
@@ -390,40 +406,75 @@ class DynamoCatalogRepository:
     def products_named(self, category_id: str, keys: set[str], stored: int) -> list[Product]:
         """The products of one category whose name key is in `keys` (`stored`: how many it holds).
 
-        One indexed query per name when that is cheaper than reading the whole category (about 2,500
-        products a page), else the whole category; only the attributes an upsert needs are read
-        (`updated_at` is left empty).
-        """
-        query = partial(ProductRecord.by_category.query, category_id, attributes_to_get=LOOKUP_ATTRIBUTES)
-        if len(keys) <= max(1, stored // PRODUCTS_PER_PAGE):
-            found = []
-            for key in sorted(keys):
-                found += query(ProductRecord.name_key == key)
-        else:
-            found = query()
-        return _lookups(found, {category_id: keys}, category_id)
+        Read through the name claims (consistent BatchGetItems of claims, then of products), never an
+        index: an index may not show a product written a moment ago. Only the attributes an upsert needs
+        are read (`updated_at` is left empty)."""
+        return self.claimed_products({category_id: keys})
 
     def products_below(self, top: Category, wanted: dict[str, set[str]]) -> list[Product]:
-        """The products of `top`'s subtree in the categories and with the name keys of `wanted`: one query."""
-        found = ProductRecord.by_path.query(
-            PRODUCT_KIND, ProductRecord.path_key.startswith(top.path),
-            attributes_to_get=[*LOOKUP_ATTRIBUTES, "category_id"],
-        )
-        return _lookups(found, wanted)
+        """The products of `top`'s subtree in the categories and with the name keys of `wanted`."""
+        return self.claimed_products(wanted)
+
+    def claimed_products(self, wanted: dict[str, set[str]]) -> list[Product]:
+        """{category id: name keys} -> the products holding those names (a product created before name
+        claims existed is found once `backfill_product_claims` has run)."""
+        ids = [product_claim_id(category_id, key) for category_id, keys in wanted.items() for key in keys]
+        if not ids:
+            return []
+        claims = retry.model_batch_get(ProductNameClaim, ids)
+        records = retry.model_batch_get(ProductRecord, {c.product_id for c in claims},
+                                        attributes_to_get=[*LOOKUP_ATTRIBUTES, "category_id"])
+        return _lookups(records, wanted)
+
+    def backfill_product_claims(self) -> dict[str, int]:
+        """Name claims for products stored before claims existed (idempotent; run once after deploying).
+
+        Reads the products table itself (not an index); of products sharing a name in one category (only
+        possible before claims), the oldest gets the claim, as bulk upload used to pick it."""
+        counts = {"products": 0, "claimed": 0, "duplicates": 0}
+        records = ProductRecord.scan(consistent_read=True, attributes_to_get=["id", "name", "category_id",
+                                                                              "created_at"])
+        products = sorted(records, key=lambda r: (r.created_at, r.id))
+        counts["products"] = len(products)
+        for chunk in retry.chunks(products, 100):
+            wanted = {product_claim_id(r.category_id, rules.name_key(r.name)): r for r in reversed(chunk)}
+            held = {c.id: c.product_id for c in retry.model_batch_get(ProductNameClaim, wanted)}
+            for claim_id_, record in sorted(wanted.items(), key=lambda item: (item[1].created_at, item[1].id)):
+                if claim_id_ in held:
+                    counts["duplicates"] += held[claim_id_] != record.id
+                    continue
+                claim = ProductNameClaim(id=claim_id_, product_id=record.id)
+                try:
+                    retry.call(partial(claim.save, condition=ProductNameClaim.id.does_not_exist()), "PutItem claim")
+                    counts["claimed"] += 1
+                except PutError as error:
+                    if error.cause_response_code != "ConditionalCheckFailedException":
+                        raise
+                    counts["duplicates"] += 1
+            counts["duplicates"] += len(chunk) - len(wanted)  # same name twice within the chunk
+        return counts
 
     def write(self, writes: list[ProductWrite], delta: AggregateDelta) -> list[Product | None]:
         """Applies `writes` and `delta` atomically; returns each write's product (None for deletes)."""
-        if len(writes) == 1 and isinstance(writes[0], UpdateProduct) and not delta:
+        if len(writes) == 1 and isinstance(writes[0], UpdateProduct) and not delta and not _moves_claim(writes[0]):
             return [self._update_alone(writes[0])]
+        owned = self._owned_claims(writes)
         transaction = _Transaction()
         for index, write in enumerate(writes):
             if isinstance(write, CreateProduct):
-                # A new random 128-bit id: no condition needed (and none to evaluate 100 times a batch).
+                # A new random 128-bit id: no condition needed (and none to evaluate 100 times a batch);
+                # its name claim is the uniqueness check.
                 transaction.put(_product_record(write.product, write.category_path), index)
+                transaction.put(_claim_of(write.product), ("claim", index), ProductNameClaim.id.does_not_exist())
             elif isinstance(write, DeleteProduct):
                 transaction.delete(ProductRecord(id=write.product.id), index, _unchanged_price_condition(write.product))
+                self._release_claim(transaction, write.product, index, owned)
             else:
                 actions, condition = _update_product_args(write)
+                if _moves_claim(write):
+                    condition &= ProductRecord.name_key == write.before.name_key  # the claim read is still its own
+                    transaction.put(_claim_of(write.after), ("claim", index), ProductNameClaim.id.does_not_exist())
+                    self._release_claim(transaction, write.before, index, owned)
                 transaction.update(ProductRecord(id=write.before.id), index, actions, condition)
         for category_id, level_delta in delta.items():
             transaction.update(
@@ -433,6 +484,27 @@ class DynamoCatalogRepository:
         if refused:
             raise WriteRefused([self._failure(writes, tag, reason) for tag, reason in refused])
         return [_result(write) for write in writes]
+
+    @staticmethod
+    def _owned_claims(writes: list[ProductWrite]) -> set[str]:
+        """The name claims that deletes and renames/moves give up, among those held by their product
+        (one consistent BatchGetItem; a product from before claims may hold none)."""
+        leaving = {}
+        for write in writes:
+            if isinstance(write, DeleteProduct):
+                leaving[product_claim_id(write.product.category_id, write.product.name_key)] = write.product.id
+            elif _moves_claim(write):
+                leaving[product_claim_id(write.before.category_id, write.before.name_key)] = write.before.id
+        if not leaving:
+            return set()
+        return {c.id for c in retry.model_batch_get(ProductNameClaim, leaving) if leaving[c.id] == c.product_id}
+
+    @staticmethod
+    def _release_claim(transaction: _Transaction, product: Product, index: int, owned: set[str]) -> None:
+        claim_key = product_claim_id(product.category_id, product.name_key)
+        if claim_key in owned:
+            transaction.delete(ProductNameClaim(id=claim_key), ("old-claim", index),
+                               ProductNameClaim.product_id == product.id)
 
     def _update_alone(self, write: UpdateProduct) -> Product:
         """One update that changes no aggregate: a plain UpdateItem, answering the stored result."""
@@ -450,6 +522,11 @@ class DynamoCatalogRepository:
 
     @staticmethod
     def _failure(writes: list[ProductWrite], tag, reason) -> WriteFailure:
+        if isinstance(tag, tuple):  # a name claim
+            kind, index = tag
+            if kind == "claim" and reason.code == "ConditionalCheckFailed":
+                return WriteFailure(NAME_TAKEN, index=index)
+            return WriteFailure(BUSY, index=index)  # the old claim changed hands meanwhile: read again
         if tag is None or reason.code in retry.RETRYABLE_REASONS:
             return WriteFailure(BUSY, index=tag if isinstance(tag, int) else None)
         if isinstance(tag, int):
@@ -637,6 +714,13 @@ class InMemoryCatalogRepository:
         return [copy.deepcopy(p) for p in self.products.values()
                 if self.paths[p.id].startswith(top.path) and p.name_key in wanted.get(p.category_id, ())]
 
+    def claimed_products(self, wanted: dict[str, set[str]]) -> list[Product]:
+        self.requests += 2
+        return [copy.deepcopy(p) for p in self.products.values() if p.name_key in wanted.get(p.category_id, ())]
+
+    def backfill_product_claims(self) -> dict[str, int]:
+        return {"products": len(self.products), "claimed": 0, "duplicates": 0}
+
     def write(self, writes: list[ProductWrite], delta: AggregateDelta) -> list[Product | None]:
         with self._lock:
             self.requests += 1
@@ -658,9 +742,18 @@ class InMemoryCatalogRepository:
                 apply_delta(self.categories[category_id], level_delta)
             return results
 
+    def _name_holder(self, category_id: str, key: str, other_than: str) -> Product | None:
+        return next((p for p in self.products.values()
+                     if p.category_id == category_id and p.name_key == key and p.id != other_than), None)
+
     def _check(self, index: int, write: ProductWrite) -> WriteFailure | None:
         if isinstance(write, CreateProduct):
-            return WriteFailure(CHANGED, index=index) if write.product.id in self.products else None
+            if write.product.id in self.products:
+                return WriteFailure(CHANGED, index=index)
+            taken = self._name_holder(write.product.category_id, write.product.name_key, write.product.id)
+            return WriteFailure(NAME_TAKEN, index=index) if taken else None
+        if _moves_claim(write) and self._name_holder(write.after.category_id, write.after.name_key, write.before.id):
+            return WriteFailure(NAME_TAKEN, index=index)
         before = write.product if isinstance(write, DeleteProduct) else write.before
         stored = self.products.get(before.id)
         if stored is None:
