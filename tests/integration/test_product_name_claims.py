@@ -21,7 +21,7 @@ def no_product_index(emulator, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a product index was queried")
 
-    for index in (ProductRecord.by_category, ProductRecord.by_path):
+    for index in (ProductRecord.by_category, ProductRecord.by_path, CategoryRecord.by_name):
         monkeypatch.setattr(index, "query", refuse)
 
 
@@ -39,6 +39,21 @@ def test_an_upload_repeated_at_once_updates_and_never_queries_a_product_index(no
     sub0 = service._repo().child_named(service._repo().child_named(None, top.casefold()).id, "sub0")
     stored = products_in(sub0.id)
     assert len(stored) == 15 and all(p.name.startswith("ITEM") and p.stock % 2 == 1 for p in stored)
+
+
+def test_bare_category_names_resolve_without_the_name_index(no_product_index):
+    top = unique("bare")
+    leaf = f"Leaf-{top}"
+    first = bulk_import.upload(csv_text([("A", 1, "1.00", f"{top}/{leaf}")]).encode(), "text/csv")
+    again = bulk_import.upload(csv_text([("a", 2, "1.00", leaf), ("B", 1, "2.00", leaf.upper())]).encode(),
+                               "text/csv")
+    assert (first.created, again.created, again.updated, again.errors) == (1, 1, 1, {})
+    parent = service._repo().child_named(None, top.casefold())
+    category = service._repo().child_named(parent.id, leaf.casefold())
+    assert sorted(p.name for p in products_in(category.id)) == ["B", "a"]
+    renamed = service.update_category(category.id, f"Renamed-{top}", False, None)
+    assert service._repo().categories_named(leaf.casefold()) == []
+    assert [c.id for c in service._repo().categories_named(renamed.name_key)] == [category.id]
 
 
 def test_concurrent_uploads_of_one_file_create_each_product_once(emulator):
@@ -96,6 +111,7 @@ def test_products_stored_before_claims_are_backfilled_once(emulator):
     assert counts["claimed"] >= 1
     assert [p.id for p in repo.claimed_products({category.id: {"old lamp"}})] == [old.id]
     assert repo.backfill_product_claims()["claimed"] == 0  # idempotent
+    assert repo.backfill_name_sets() >= 1
     report = bulk_import.upload(csv_text([("old lamp", 5, "1.00", category.name)]).encode(), "text/csv")
     assert (report.created, report.updated) == (0, 1)
     assert CategoryRecord.get(category.id) is not None

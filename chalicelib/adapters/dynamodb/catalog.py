@@ -13,9 +13,12 @@ The categories table also holds two companion item types (ids contain ':', categ
   category (a conditional put in the same transaction as the product; moved on rename or move, deleted
   with the product) and lets bulk upload find existing products by name with consistent GetItems, never
   through an index (indexes may lag writes on AWS).
+- `CategoriesNamedRecord` "named:{name key}" -> the ids of every category with that name, anywhere in
+  the tree (a set, kept in step by the category transactions): bulk upload resolves a bare category
+  name with one consistent GetItem instead of the `by-name` index.
 """
 
-from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -77,6 +80,16 @@ class ProductNameClaim(Model):
     product_id = UnicodeAttribute()
 
 
+class CategoriesNamedRecord(Model):
+    """Shares the categories table: one per case-folded category name, with the ids of its categories."""
+
+    class Meta:
+        pass
+
+    id = UnicodeAttribute(hash_key=True)
+    category_ids = UnicodeSetAttribute(default=set)
+
+
 class PriceSnapshotRecord(Model):
     """Shares the categories table: one category's average price at one hour."""
 
@@ -97,7 +110,7 @@ class PriceSnapshotRecord(Model):
 class CategoryRecord(Model):
     class Meta:
         billing_mode = "PAY_PER_REQUEST"
-        companions = (CategoryNameClaim, PriceSnapshotRecord, ProductNameClaim)
+        companions = (CategoryNameClaim, PriceSnapshotRecord, ProductNameClaim, CategoriesNamedRecord)
 
     id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()

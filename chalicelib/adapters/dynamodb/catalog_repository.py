@@ -23,6 +23,7 @@ from chalicelib.adapters.dynamodb import retry
 from chalicelib.adapters.dynamodb.catalog import (
     PRODUCT_KIND,
     ROOT_PARENT,
+    CategoriesNamedRecord,
     CategoryNameClaim,
     CategoryRecord,
     PriceSnapshotRecord,
@@ -69,6 +70,17 @@ def claim_id(parent_id: str | None, key: str) -> str:
 
 def product_claim_id(category_id: str, key: str) -> str:
     return f"product:{category_id}:{key}"
+
+
+def named_id(key: str) -> str:
+    return f"named:{key}"
+
+
+def _name_set(transaction: _Transaction, key: str, category_id: str, add: bool) -> None:
+    """Adds a category to (or removes it from) the set of categories with its name; idempotent."""
+    R = CategoriesNamedRecord
+    action = R.category_ids.add({category_id}) if add else R.category_ids.delete({category_id})
+    transaction.update(R(id=named_id(key)), "named", [action])
 
 
 def _claim_of(product: Product) -> ProductNameClaim:
@@ -315,7 +327,14 @@ class DynamoCatalogRepository:
                 if category_id in categories}
 
     def categories_named(self, key: str) -> list[Category]:
-        return [_category(r) for r in CategoryRecord.by_name.query(key)]
+        """Every category with this name key, anywhere: one consistent GetItem of the name's set (never the
+        `by-name` index, which may lag on AWS), then the categories."""
+        try:
+            named = retry.call(partial(CategoriesNamedRecord.get, named_id(key), consistent_read=True), "GetItem")
+        except DoesNotExist:
+            return []
+        found = self.get_categories(named.category_ids or ())
+        return [found[i] for i in sorted(found) if found[i].name_key == key]
 
     def list_categories(self, parent_id: str | None, limit: int, cursor: str | None):
         """Children of `parent_id` by name ("" = top level); None = every category."""
@@ -335,6 +354,7 @@ class DynamoCatalogRepository:
         transaction.put(_category_record(category), "category", CategoryRecord.id.does_not_exist())
         claim = CategoryNameClaim(id=claim_id(category.parent_id, category.name_key), category_id=category.id)
         transaction.put(claim, "claim", CategoryNameClaim.id.does_not_exist())
+        _name_set(transaction, category.name_key, category.id, add=True)
         for ancestor_id, delta in AggregateDelta().add_subcategory(category).items():
             transaction.update(
                 CategoryRecord(id=ancestor_id), ancestor_id, _aggregate_actions(delta), CategoryRecord.id.exists()
@@ -363,6 +383,8 @@ class DynamoCatalogRepository:
         transaction.delete(CategoryNameClaim(id=claim_id(category.parent_id, category.name_key)), "old-claim")
         claim = CategoryNameClaim(id=claim_id(category.parent_id, renamed.name_key), category_id=category.id)
         transaction.put(claim, "claim", CategoryNameClaim.id.does_not_exist())
+        _name_set(transaction, category.name_key, category.id, add=False)
+        _name_set(transaction, renamed.name_key, category.id, add=True)
         refused = transaction.commit()
         if refused:
             raise _category_failures(refused, CHANGED)
@@ -373,6 +395,7 @@ class DynamoCatalogRepository:
         empty = (CategoryRecord.product_counts[0] == 0) & (CategoryRecord.subcategory_counts[1] == 0)
         transaction.delete(CategoryRecord(id=category.id), "category", CategoryRecord.id.exists() & empty)
         transaction.delete(CategoryNameClaim(id=claim_id(category.parent_id, category.name_key)), "old-claim")
+        _name_set(transaction, category.name_key, category.id, add=False)
         for ancestor_id, delta in AggregateDelta().add_subcategory(category, -1).items():
             transaction.update(
                 CategoryRecord(id=ancestor_id), ancestor_id, _aggregate_actions(delta), CategoryRecord.id.exists()
@@ -425,6 +448,20 @@ class DynamoCatalogRepository:
         records = retry.model_batch_get(ProductRecord, {c.product_id for c in claims},
                                         attributes_to_get=[*LOOKUP_ATTRIBUTES, "category_id"])
         return _lookups(records, wanted)
+
+    def backfill_name_sets(self) -> int:
+        """Adds every category to its name's set (for categories stored before the sets; idempotent)."""
+        records = CategoryRecord.scan(CategoryRecord.path.exists(), consistent_read=True,
+                                      attributes_to_get=["id", "name_key", "path"])
+        count = 0
+        for record in records:
+            if ":" in record.id:
+                continue
+            action = CategoriesNamedRecord.category_ids.add({record.id})
+            retry.call(partial(CategoriesNamedRecord(id=named_id(record.name_key)).update, actions=[action]),
+                       "UpdateItem name set")
+            count += 1
+        return count
 
     def backfill_product_claims(self) -> dict[str, int]:
         """Name claims for products stored before claims existed (idempotent; run once after deploying).
@@ -560,7 +597,7 @@ def _category_failures(refused: list, when_present: str) -> WriteRefused:
     """Refusals of a category write; `when_present`: the reason if the category itself refused but exists."""
     failures = []
     for tag, reason in refused:
-        if tag is None or reason.code in retry.RETRYABLE_REASONS or tag == "old-claim":
+        if tag is None or reason.code in retry.RETRYABLE_REASONS or tag in ("old-claim", "named"):
             failures.append(WriteFailure(BUSY))
         elif tag == "claim":
             failures.append(WriteFailure(NAME_TAKEN))
@@ -720,6 +757,9 @@ class InMemoryCatalogRepository:
 
     def backfill_product_claims(self) -> dict[str, int]:
         return {"products": len(self.products), "claimed": 0, "duplicates": 0}
+
+    def backfill_name_sets(self) -> int:
+        return 0
 
     def write(self, writes: list[ProductWrite], delta: AggregateDelta) -> list[Product | None]:
         with self._lock:
