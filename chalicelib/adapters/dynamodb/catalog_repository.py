@@ -451,8 +451,8 @@ class DynamoCatalogRepository:
 
     def backfill_name_sets(self) -> int:
         """Adds every category to its name's set (for categories stored before the sets; idempotent)."""
-        records = CategoryRecord.scan(CategoryRecord.path.exists(), consistent_read=True,
-                                      attributes_to_get=["id", "name_key", "path"])
+        records = retry.call(lambda: list(CategoryRecord.scan(
+            CategoryRecord.path.exists(), consistent_read=True, attributes_to_get=["id", "name_key", "path"])), "Scan")
         count = 0
         for record in records:
             if ":" in record.id:
@@ -469,8 +469,8 @@ class DynamoCatalogRepository:
         Reads the products table itself (not an index); of products sharing a name in one category (only
         possible before claims), the oldest gets the claim, as bulk upload used to pick it."""
         counts = {"products": 0, "claimed": 0, "duplicates": 0}
-        records = ProductRecord.scan(consistent_read=True, attributes_to_get=["id", "name", "category_id",
-                                                                              "created_at"])
+        records = retry.call(lambda: list(ProductRecord.scan(
+            consistent_read=True, attributes_to_get=["id", "name", "category_id", "created_at"])), "Scan")
         products = sorted(records, key=lambda r: (r.created_at, r.id))
         counts["products"] = len(products)
         for chunk in retry.chunks(products, 100):
