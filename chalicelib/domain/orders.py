@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from chalicelib.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, TryAgain  # noqa: F401
+from chalicelib.domain.errors import Conflict, Forbidden, InvalidInput, TryAgain  # noqa: F401 (TryAgain: re-exported)
 from chalicelib.domain.money import CENT, format_cents
 from chalicelib.domain.notifications import ORDER_APPROVED, ORDER_CANCELLED
 

@@ -56,7 +56,6 @@ from chalicelib.domain.catalog import (
 )
 
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for TransactWriteItems
-PRODUCTS_PER_PAGE = 2_500  # about what one 1 MB query page of products holds
 ALL_OLD = "ALL_OLD"
 # Cancellation reasons a caller sorts out (a condition refused, or a transient reason next to one).
 REFUSALS = retry.RETRYABLE_REASONS | {"ConditionalCheckFailed"}
