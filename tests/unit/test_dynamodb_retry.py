@@ -80,7 +80,7 @@ def test_every_transient_error_code_is_retried(code, pauses):
 
 
 @pytest.mark.parametrize("wrapper", WRAPPERS)
-@pytest.mark.parametrize("code", ["TransactionConflictException", "ThrottlingException", "InternalServerError"])
+@pytest.mark.parametrize("code", ALL_ERRORS)
 def test_pynamodb_wrapped_errors_are_unwrapped(wrapper, code, pauses):
     wrapped = wrapper("Failed", client_error(code))
     assert retry.error_code(wrapped) == code
