@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 REQUIREMENTS := requirements.txt requirements-local.txt requirements-dev.txt
 
-.PHONY: install run test lint token reset bench redrive
+.PHONY: install run test lint token reset bench redrive backfill-claims
 .DEFAULT_GOAL := run
 
 $(STAMP): $(REQUIREMENTS)
@@ -44,6 +44,10 @@ bench: install
 ## make redrive: move dead-lettered notifications back to the queue for another try
 redrive: install
 	$(PY) -m chalicelib.runtime.redrive
+
+## make backfill-claims: name claims for products stored before they existed (once after upgrading)
+backfill-claims: install
+	$(PY) -m chalicelib.runtime.backfill
 
 .PHONY: package validate
 DEPLOY_STAGE ?= dev

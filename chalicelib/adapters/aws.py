@@ -18,7 +18,12 @@ def _client(service: str, region: str, endpoint_url: str | None):
     import boto3
     from botocore.config import Config
 
-    config = Config(connect_timeout=2, read_timeout=25, retries={"max_attempts": 3, "mode": "standard"})
+    from chalicelib.adapters.dynamodb.retry import BOTOCORE_TOTAL_ATTEMPTS
+
+    # botocore's own retries, explicit: "standard" mode (throttling, 5xx, connection errors), a bounded
+    # number of attempts; longer backoff is chalicelib/adapters/dynamodb/retry.py's job.
+    retries = {"total_max_attempts": BOTOCORE_TOTAL_ATTEMPTS, "mode": "standard"}
+    config = Config(connect_timeout=2, read_timeout=25, retries=retries)
     with _lock:  # boto3's default session is not thread-safe while creating clients
         return boto3.session.Session().client(
             service, region_name=region, endpoint_url=endpoint_url, config=config

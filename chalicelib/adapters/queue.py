@@ -88,9 +88,11 @@ class SqsNotificationQueue:
         """Puts raw message bodies on the dead-letter queue (poison messages, kept for a human)."""
         self._send_bodies(self.dead_letter_url, bodies)
 
-    def receive_dead_letters(self, max_messages: int = SQS_BATCH, hide_seconds: int = 60) -> list[dict]:
+    def receive_dead_letters(self, max_messages: int = SQS_BATCH, hide_seconds: int = 60,
+                             wait_seconds: int = 0) -> list[dict]:
+        """One ReceiveMessage; `wait_seconds` > 0 long-polls (an empty short-poll reply proves nothing)."""
         return self.sqs.receive_message(
-            QueueUrl=self.dead_letter_url, MaxNumberOfMessages=max_messages, WaitTimeSeconds=0,
+            QueueUrl=self.dead_letter_url, MaxNumberOfMessages=max_messages, WaitTimeSeconds=wait_seconds,
             VisibilityTimeout=hide_seconds, AttributeNames=["All"],
         ).get("Messages", [])
 

@@ -10,10 +10,11 @@ import logging
 
 from chalice import Blueprint, ChaliceViewError
 
+from chalicelib.adapters.dynamodb import retry
 from chalicelib.api.authorizer import bearer
 from chalicelib.api.caller import Caller
 from chalicelib.api.responses import domain_error_response, error_response
-from chalicelib.domain.errors import DomainError
+from chalicelib.domain.errors import DomainError, TryAgain
 
 logger = logging.getLogger("ekiosk.api")
 
@@ -47,7 +48,10 @@ def guarded(view, *, public: bool, staff: bool, request_of):
             return domain_error_response(error)
         except ChaliceViewError as error:
             return error_response(_chalice_error_code(error), str(error), error.STATUS_CODE)
-        except Exception:
+        except Exception as error:
+            if retry.is_transient(error):  # a store failure that outlasted botocore's retries (reads)
+                logger.warning("transient store failure in %s: %s", view.__name__, retry.error_code(error) or error)
+                return domain_error_response(TryAgain("the store is busy; please try again"))
             logger.exception("unhandled error in %s", view.__name__)
             return error_response("internal_error", "An internal error occurred.", 500)
 

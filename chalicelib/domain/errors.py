@@ -45,3 +45,10 @@ class Conflict(DomainError):
 class PayloadTooLarge(DomainError):
     status = 413
     code = "payload_too_large"
+
+
+class TryAgain(DomainError):
+    """A transient store failure (conflict, throttling, 5xx) outlasted every internal retry."""
+
+    status = 503
+    code = "try_again"

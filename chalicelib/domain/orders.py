@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from chalicelib.domain.errors import Conflict, DomainError, Forbidden, InvalidInput
+from chalicelib.domain.errors import Conflict, Forbidden, InvalidInput, TryAgain  # noqa: F401 (TryAgain: re-exported)
 from chalicelib.domain.money import CENT, format_cents
 from chalicelib.domain.notifications import ORDER_APPROVED, ORDER_CANCELLED
 
@@ -129,13 +129,6 @@ class PendingLimits:
     def check(self, pending_orders: int, pending_units: int, units: int) -> None:
         if not self.admits(pending_orders, pending_units, units):
             raise PendingLimitReached(pending_orders, pending_units, self)
-
-
-class TryAgain(DomainError):
-    """Transient contention outlasted every internal retry (should be practically unreachable)."""
-
-    status = 503
-    code = "try_again"
 
 
 # ---- status and the state machine ---------------------------------------------------------------

@@ -3,7 +3,9 @@
 Their FAILED records become PENDING again (attempts and the last error are kept), so the worker (or
 the Lambda) tries them once more with the usual backoff. Poison messages (unreadable, or for a
 record that does not exist) stay on the dead-letter queue. Run it after fixing what made the
-provider fail (credentials, balance, an outage); it is safe to run any number of times.
+provider fail (credentials, balance, an outage); it is safe to run any number of times. It long-polls
+and ends only after several empty replies in a row with the dead-letter queue reporting nothing left (an
+empty reply alone proves nothing on SQS), or after five minutes.
 Uses the same environment as the stack (STAGE, AWS_ENDPOINT_URL; `make run` defaults otherwise).
 """
 

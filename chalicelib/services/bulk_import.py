@@ -12,9 +12,9 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
+from chalicelib.adapters.dynamodb import retry
 from chalicelib.adapters.dynamodb.base import utc_now
 from chalicelib.bootstrap import services
 from chalicelib.domain import bulk_rows
@@ -33,9 +33,11 @@ from chalicelib.domain.catalog import (
     UpdateProduct,
     WriteRefused,
 )
+from chalicelib.domain.errors import TryAgain
 
 MAX_TRANSACTION_ITEMS = 100
-MAX_ATTEMPTS = 8  # per batch, for refusals caused by concurrent writes
+MAX_ATTEMPTS = 8  # per batch, for refusals caused by concurrent writes (paced by retry.py's backoff)
+BUSY_STORE = "the store was too busy to write this row; upload the row again"
 
 
 @dataclass
@@ -209,10 +211,12 @@ class Importer:
             category = rules.new_category(name, parent, utc_now())
         except ValueError as error:
             return str(error)
-        for attempt in range(MAX_ATTEMPTS):
+        for _ in retry.Attempts("bulk category", MAX_ATTEMPTS):
             try:
                 self.repo.create_category(category)
                 return self._seen(category)
+            except TryAgain:  # transient failures outlasted retry.py: this row fails, the report stays whole
+                return BUSY_STORE
             except WriteRefused as refused:
                 reasons = {f.reason for f in refused.failures}
                 if NAME_TAKEN in reasons:
@@ -221,7 +225,6 @@ class Importer:
                         return self._seen(existing)
                 elif CATEGORY_MISSING in reasons:
                     return f"the category '{parent.name if parent else name}' was deleted during the upload"
-                time.sleep(min(0.01 * 2**attempt, 0.2))
         return f"could not create the category '{name}'; upload the row again"
 
     # --- rows
@@ -323,14 +326,16 @@ class Importer:
             self._write_batch(batch, now)
 
     def _batches(self, plans: list[Planned]):
-        batch, touched = [], set()
+        batch, touched, items = [], set(), 0
         for plan in plans:
             chain = {category_id for category_id, _ in plan.category.levels_up()} if self._counts(plan) else set()
-            if batch and len(batch) + 1 + len(touched | chain) > MAX_TRANSACTION_ITEMS:
+            own = 2 if plan.before is None else 1  # a new product comes with its name claim
+            if batch and items + own + len(touched | chain) > MAX_TRANSACTION_ITEMS:
                 yield batch
-                batch, touched = [], set()
+                batch, touched, items = [], set(), 0
             batch.append(plan)
             touched |= chain
+            items += own
         if batch:
             yield batch
 
@@ -349,16 +354,19 @@ class Importer:
         return UpdateProduct(plan.before, rules.edited(plan.before, changes, now), plan.fields, plan.category.path)
 
     def _write_batch(self, batch: list[Planned], now: str) -> None:
-        for attempt in range(MAX_ATTEMPTS):
+        for _ in retry.Attempts("bulk batch", MAX_ATTEMPTS, deadline=20):
             if not batch:
                 return
             writes = [self._write_for(plan, now) for plan in batch]
             delta = rules.write_delta(writes, {p.category.id: p.category for p in batch})
             try:
                 self.repo.write(writes, delta)
+            except TryAgain:  # transient failures outlasted retry.py: these rows fail, the report stays whole
+                for plan in batch:
+                    self.report.fail(plan.row.row, "row", BUSY_STORE)
+                return
             except WriteRefused as refused:
                 batch = self._after_refusal(batch, refused)
-                time.sleep(min(0.01 * 2**attempt, 0.2))
                 continue
             for plan in batch:
                 if plan.before is None:
@@ -382,7 +390,12 @@ class Importer:
                         dropped.add(index)
                 continue
             plan = batch[failure.index]
-            if failure.reason == STOCK_BELOW_RESERVED:
+            if failure.reason == NAME_TAKEN:  # created meanwhile (a concurrent upload): update that one instead
+                found = self.repo.claimed_products({plan.category.id: {plan.row.name_key}})
+                plan.before = found[0] if found else None
+                if not self._plan(plan):
+                    dropped.add(failure.index)
+            elif failure.reason == STOCK_BELOW_RESERVED:
                 reserved = failure.current.reserved
                 self.report.fail(plan.row.row, "stock", f"must be at least {reserved} (reserved by pending orders)")
                 dropped.add(failure.index)

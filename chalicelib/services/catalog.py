@@ -7,8 +7,7 @@ unique, delete only empty categories) are checked here and by the repository's c
 
 from __future__ import annotations
 
-import time
-
+from chalicelib.adapters.dynamodb import retry
 from chalicelib.adapters.dynamodb.base import utc_now
 from chalicelib.bootstrap import services
 from chalicelib.domain import catalog as rules
@@ -28,21 +27,23 @@ from chalicelib.domain.catalog import (
     UpdateProduct,
     WriteRefused,
 )
-from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
+from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, TryAgain
 
-ATTEMPTS = 6  # reads-then-conditional-writes retried when a concurrent write got there first
+# Reads-then-conditional-writes are tried again (with retry.py's backoff) when a concurrent write got
+# there first; transient store failures are retried inside the repository, by retry.py.
+ATTEMPTS = 6
 
 
 def _repo():
     return services().catalog
 
 
-def _pause(attempt: int) -> None:
-    time.sleep(min(0.01 * 2**attempt, 0.2))
+def _attempts(what: str) -> retry.Attempts:
+    return retry.Attempts(what, ATTEMPTS)
 
 
-def _gave_up() -> Conflict:
-    return Conflict("the item kept changing while it was being written; try again", code="concurrent_update")
+def _gave_up() -> TryAgain:
+    return TryAgain("the item kept changing while it was being written; please try again")
 
 
 def _invalid(field: str, message: str) -> InvalidInput:
@@ -79,7 +80,7 @@ def create_category(name: str, parent_id: str | None) -> Category:
         category = rules.new_category(name, parent, utc_now())
     except ValueError as error:
         raise _invalid("parent_id", str(error)) from None
-    for attempt in range(ATTEMPTS):
+    for _ in _attempts("catalog write"):
         try:
             repo.create_category(category)
             return category
@@ -89,7 +90,6 @@ def create_category(name: str, parent_id: str | None) -> Category:
                 raise _name_taken(name) from None
             if CATEGORY_MISSING in reasons:
                 raise _invalid("parent_id", "no such category") from None
-            _pause(attempt)
     raise _gave_up()
 
 
@@ -103,7 +103,7 @@ def _name_taken(name: str) -> Conflict:
 
 def update_category(category_id: str, name: str | None, parent_given: bool, parent_id: str | None) -> Category:
     repo = _repo()
-    for attempt in range(ATTEMPTS):
+    for _ in _attempts("catalog write"):
         category = get_category(category_id)
         if parent_given and parent_id != category.parent_id:
             raise Conflict(
@@ -121,13 +121,12 @@ def update_category(category_id: str, name: str | None, parent_given: bool, pare
                 raise _name_taken(name) from None
             if MISSING in reasons:
                 raise NotFound("category not found", code="not_found") from None
-            _pause(attempt)
     raise _gave_up()
 
 
 def delete_category(category_id: str) -> None:
     repo = _repo()
-    for attempt in range(ATTEMPTS):
+    for _ in _attempts("catalog write"):
         category = get_category(category_id)
         try:
             repo.delete_category(category)
@@ -143,7 +142,6 @@ def delete_category(category_id: str) -> None:
                     details={"products": current.direct_products, "subcategories": current.direct_children},
                     code="category_not_empty",
                 ) from None
-            _pause(attempt)
     raise _gave_up()
 
 
@@ -184,20 +182,21 @@ def create_product(
     category = _existing_category(category_id)
     product = rules.new_product(name, price_cents, discount_price_cents, stock, category.id, utc_now())
     delta = AggregateDelta().add_product(category, price_cents)
-    for attempt in range(ATTEMPTS):
+    for _ in _attempts("catalog write"):
         try:
             return _repo().write([CreateProduct(product, category.path)], delta)[0]
         except WriteRefused as refused:
             if any(f.reason == CATEGORY_MISSING for f in refused.failures):
                 raise _invalid("category_id", "no such category") from None
-            _pause(attempt)
+            if any(f.reason == NAME_TAKEN for f in refused.failures):
+                raise _product_name_taken(name) from None
     raise _gave_up()
 
 
 def update_product(product_id: str, changes: dict) -> Product:
     """Sets `changes` (EDITABLE field -> cleaned value); PUT passes all of them, PATCH those given."""
     repo = _repo()
-    for attempt in range(ATTEMPTS):
+    for _ in _attempts("catalog write"):
         before = get_product(product_id)
         after = rules.edited(before, changes, utc_now())
         moved = after.category_id != before.category_id
@@ -225,6 +224,8 @@ def update_product(product_id: str, changes: dict) -> Product:
             reasons = {f.reason for f in refused.failures}
             if MISSING in reasons:
                 raise NotFound("product not found", code="not_found") from None
+            if NAME_TAKEN in reasons:
+                raise _product_name_taken(after.name) from None
             if STOCK_BELOW_RESERVED in reasons:
                 current = next(f.current for f in refused.failures if f.reason == STOCK_BELOW_RESERVED)
                 raise _stock_below_reserved(after.stock, current.reserved) from None
@@ -232,8 +233,15 @@ def update_product(product_id: str, changes: dict) -> Product:
                 raise _invalid("category_id", "no such category") from None
             if not reasons <= {CHANGED, BUSY, CATEGORY_MISSING}:
                 raise
-            _pause(attempt)
     raise _gave_up()
+
+
+def _product_name_taken(name: str) -> Conflict:
+    return Conflict(
+        "a product with this name already exists in this category",
+        details={"name": [f"'{name}' is taken in this category (names are case-insensitive)"]},
+        code="duplicate_name",
+    )
 
 
 def _stock_below_reserved(stock: int, reserved: int) -> Conflict:
@@ -246,7 +254,7 @@ def _stock_below_reserved(stock: int, reserved: int) -> Conflict:
 
 def delete_product(product_id: str) -> None:
     repo = _repo()
-    for attempt in range(ATTEMPTS):
+    for _ in _attempts("catalog write"):
         product = get_product(product_id)
         category = repo.get_category(product.category_id)
         # A category with products cannot be deleted; a product written around the catalog's rules
@@ -258,5 +266,4 @@ def delete_product(product_id: str) -> None:
         except WriteRefused as refused:
             if any(f.reason == MISSING for f in refused.failures):
                 raise NotFound("product not found", code="not_found") from None
-            _pause(attempt)
     raise _gave_up()

@@ -339,6 +339,15 @@ def process_sqs_records(records: list[dict], *, svc=None, settings: DeliveryTuni
     return failed
 
 
+def _touched(repo, notification: Notification) -> bool:
+    """One record of a sweep; a store failure skips it (the next sweep finds it again), never the run."""
+    try:
+        return repo.touch(notification.id, notification.updated_at, _iso(_now()))
+    except Exception:
+        logger.warning("sweep: could not touch notification %s; next run", notification.id, exc_info=True)
+        return False
+
+
 def sweep_pending(*, svc=None, settings: DeliveryTuning | None = None, limit: int = SWEEP_LIMIT) -> int:
     """Re-enqueues PENDING records nobody touched for `sweep_age` seconds (their message was never sent,
     or got lost); returns how many. Safe to run concurrently with delivery: duplicates send nothing twice."""
@@ -346,7 +355,7 @@ def sweep_pending(*, svc=None, settings: DeliveryTuning | None = None, limit: in
     knobs = settings or tuning()
     repo = svc.notifications
     cutoff = _iso(_now() - timedelta(seconds=knobs.sweep_age))
-    ids = [n.id for n in repo.stale_pending(cutoff, limit) if repo.touch(n.id, n.updated_at, _iso(_now()))]
+    ids = [n.id for n in repo.stale_pending(cutoff, limit) if _touched(repo, n)]
     if ids:
         svc.queue.send(ids)
         logger.warning("sweeper re-enqueued %s notifications: %s", len(ids), ", ".join(ids[:10]))
@@ -363,18 +372,30 @@ def list_notifications(order_id: str | None, limit: int, cursor: str | None, *, 
     return {"items": [public_view(n) for n in items], "next_cursor": next_cursor}
 
 
-def redrive_dead_letters(*, svc=None, limit: int = 100_000) -> dict[str, int]:
+def redrive_dead_letters(*, svc=None, limit: int = 100_000, wait_seconds: int = 1, empty_replies: int = 3,
+                         deadline_seconds: float = 300.0) -> dict[str, int]:
     """Moves dead-lettered notification messages back to the queue, their FAILED records back to PENDING.
 
-    Messages whose body or record is unknown (poison) stay on the dead-letter queue for a human.
+    Messages whose body or record is unknown (poison) stay on the dead-letter queue for a human (hidden
+    for the rest of this run). SQS may answer a receive with nothing while messages remain (it samples a
+    subset of its servers), so the run long-polls and stops only after `empty_replies` empty replies in
+    a row *and* the queue reporting no message left but the ones it keeps (messages hidden by someone
+    else, e.g. an earlier run's poison, are waited for through three times as many empty replies) — or
+    after `deadline_seconds`.
     """
     svc = svc or _services()
     repo, queue = svc.notifications, svc.queue
     counts = {"moved": 0, "reset": 0, "kept": 0}
-    while counts["moved"] + counts["kept"] < limit:
-        messages = queue.receive_dead_letters(hide_seconds=300)  # kept ones stay hidden for this run
+    deadline = time.monotonic() + deadline_seconds
+    empty = 0
+    while counts["moved"] + counts["kept"] < limit and time.monotonic() < deadline:
+        messages = queue.receive_dead_letters(hide_seconds=300, wait_seconds=wait_seconds)
         if not messages:
-            break
+            empty += 1
+            if empty >= empty_replies and _dead_letters_drained(queue, counts["kept"], empty >= 3 * empty_replies):
+                break
+            continue
+        empty = 0
         movable = []
         for message in messages:
             notification_id = notification_id_of(message.get("Body") or "")
@@ -388,3 +409,9 @@ def redrive_dead_letters(*, svc=None, limit: int = 100_000) -> dict[str, int]:
         queue.move_back(movable)
         counts["moved"] += len(movable)
     return counts
+
+
+def _dead_letters_drained(queue, kept: int, ignore_in_flight: bool) -> bool:
+    """Nothing left on the dead-letter queue but the poison messages this run keeps hidden."""
+    depth = queue.depth(dead_letter=True)
+    return depth["visible"] == 0 and (ignore_in_flight or depth["in_flight"] <= kept)

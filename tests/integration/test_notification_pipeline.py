@@ -159,16 +159,16 @@ def test_batch_starts_take_every_free_lease_in_one_transaction_and_fall_back_on_
 
     # another worker starts `racing` between our read and our transaction: the transaction is cancelled
     # and each record is decided on its own
-    from chalicelib.adapters.dynamodb.notifications import NotificationRecord
+    from chalicelib.adapters.dynamodb import retry
 
-    real_batch_get = NotificationRecord.batch_get.__func__
+    real_batch_get = retry.model_batch_get
 
-    def stale_read(cls, ids, **kwargs):
-        snapshot = list(real_batch_get(cls, ids, **kwargs))
+    def stale_read(model, ids, **kwargs):
+        snapshot = real_batch_get(model, ids, **kwargs)
         repo.begin_attempt(racing.id, "2030-01-01T00:02:00.000000Z", "2030-01-01T00:12:00.000000Z")
-        return iter(snapshot)
+        return snapshot
 
-    monkeypatch.setattr(NotificationRecord, "batch_get", classmethod(stale_read))
+    monkeypatch.setattr(retry, "model_batch_get", stale_read)
     states = repo.begin_attempts([racing.id, free.id], "2030-01-01T00:03:00.000000Z", "2030-01-01T00:03:30.000000Z")
     assert states[racing.id][0] == "busy" and states[free.id][0] == "started"
     assert repo.get(racing.id).attempts == 1 and repo.get(free.id).attempts == 2
@@ -370,3 +370,47 @@ def test_a_worker_killed_mid_batch_leaves_every_notification_delivered_once(svc,
     records = drain(worker, svc, ids, timeout=20)
     assert all(r.status == SENT for r in records)
     assert sorted(r.to for r in fake.delivered) == sorted(d.recipient for d in drafts)
+
+
+def test_redrive_keeps_going_through_empty_replies_while_messages_remain(svc, worker, fake, monkeypatch):
+    """SQS may answer a receive with nothing although messages wait (short polling samples a subset of
+    its servers): two empty replies first must not end the run."""
+    drafts = [sms_draft() for _ in range(3)]
+    ids = add(svc, *drafts, enqueue=False)
+    for nid in ids:
+        svc.notifications.mark_failed(nid, "HTTP 503", service._iso(service._now()))
+    svc.queue.dead_letter([_body(nid) for nid in ids])
+    real_receive, replies = svc.queue.receive_dead_letters, []
+
+    def flaky(**kwargs):
+        replies.append(kwargs)
+        if len(replies) <= 2:
+            return []
+        return real_receive(**{**kwargs, "max_messages": 1})  # one at a time: empties in between too
+
+    monkeypatch.setattr(svc.queue, "receive_dead_letters", flaky)
+    counts = service.redrive_dead_letters(svc=svc, wait_seconds=1)
+    assert counts == {"moved": 3, "reset": 3, "kept": 0}
+    assert all(kwargs["wait_seconds"] >= 1 for kwargs in replies)  # long polling
+    records = drain(worker, svc, ids)
+    assert all(r.status == SENT for r in records)
+    assert all(len(fake.delivered_to(d.recipient)) == 1 for d in drafts)
+
+
+def test_a_message_delivered_again_after_its_deletion_sends_nothing(svc, worker, fake):
+    """SQS is at-least-once: a message already handled and deleted may come back; its record is SENT."""
+    draft = sms_draft()
+    ids = add(svc, draft)
+    [record] = drain(worker, svc, ids)
+    assert record.status == SENT
+    svc.queue.send(ids)  # the same message body once more, as a duplicate delivery would bring it
+    [again] = drain(worker, svc, ids)
+    assert (again.status, again.attempts, again.provider_message_id) == (SENT, 1, record.provider_message_id)
+    assert len(fake.delivered_to(draft.recipient)) == 1
+    assert svc.queue.depth() == {"visible": 0, "in_flight": 0, "delayed": 0}
+
+
+def _body(notification_id: str) -> str:
+    from chalicelib.adapters.queue import message_body
+
+    return message_body(notification_id)

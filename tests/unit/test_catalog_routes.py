@@ -281,3 +281,17 @@ def test_the_hourly_price_snapshot_is_scheduled_on_aws_and_in_the_worker(api):
              "time": "2026-01-01T00:00:00Z", "region": "us-east-1", "resources": [], "detail": {}}
     blueprint.snapshot_category_prices(event, None)  # as the Lambda runtime calls it
     assert len(api.repo.snapshots) == 1
+
+
+def test_product_names_are_unique_within_a_category(api):
+    category = make_category(api, "Unique names")
+    lamp = make_product(api, category["id"], name="Desk lamp")
+    again = api.call("POST", "/products", body={"name": "DESK  lamp", "price": "1.00", "stock": 1,
+                                                "category_id": category["id"]})
+    assert again.status_code == 409 and again.json["error"]["code"] == "duplicate_name"
+    other = make_product(api, category["id"], name="Floor lamp")
+    renamed = api.call("PATCH", f"/products/{other['id']}", body={"name": "desk lamp"})
+    assert renamed.status_code == 409 and renamed.json["error"]["code"] == "duplicate_name"
+    assert api.call("PATCH", f"/products/{lamp['id']}", body={"name": "Desk Lamp"}).status_code == 200  # case only
+    elsewhere = make_category(api, "Elsewhere")
+    make_product(api, elsewhere["id"], name="Desk lamp")

@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
+from chalicelib.adapters.dynamodb import retry
 from chalicelib.adapters.dynamodb.order_repository import (
     MAX_ATTEMPTS,
     DynamoOrderRepository,
@@ -48,11 +49,11 @@ def product_item(pid: str, stock: int, reserved: int) -> dict:
 
 
 @pytest.fixture
-def stubbed():
+def stubbed(monkeypatch):
     db = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     repo = DynamoOrderRepository(load_settings({}), db=db)
     sleeps: list[float] = []
-    repo._sleep = sleeps.append
+    monkeypatch.setattr(retry, "sleep", sleeps.append)
     with Stubber(db) as stub:
         yield repo, stub, sleeps
         stub.assert_no_pending_responses()
@@ -84,7 +85,7 @@ def test_place_is_one_transaction_with_order_reservations_and_notifications(stub
     repo, stub, _ = stubbed
     o = order()
     captured = {}
-    stub.add_response("transact_write_items", {}, {"TransactItems": ANY})
+    stub.add_response("transact_write_items", {}, {"TransactItems": ANY, "ClientRequestToken": ANY})
     repo._db.meta.events.register("provide-client-params.dynamodb.TransactWriteItems",
                                   lambda params, **_: captured.update(params))
     repo.create(o, drafts(o))

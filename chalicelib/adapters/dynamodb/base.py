@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from pynamodb.models import Model
 
+from chalicelib.adapters.dynamodb.retry import BOTOCORE_TOTAL_ATTEMPTS
 from chalicelib.config import Settings
 
 # Each table's model registers itself here; the bootstrap, infra/ and localstack/ read this list.
@@ -43,7 +44,8 @@ def bind_models(settings: Settings) -> None:
             model.Meta.host = settings.aws_endpoint_url
             model.Meta.connect_timeout_seconds = 2
             model.Meta.read_timeout_seconds = 5
-            model.Meta.max_retry_attempts = 3
+            # PynamoDB turns this into botocore's "standard" retry mode with 1 + n attempts in all.
+            model.Meta.max_retry_attempts = BOTOCORE_TOTAL_ATTEMPTS - 1
             model.Meta.max_pool_connections = 32
             model._connection = None
 

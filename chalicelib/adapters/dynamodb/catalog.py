@@ -9,9 +9,16 @@ The categories table also holds two companion item types (ids contain ':', categ
   conditional put in the same transaction as the category) and resolves a path with GetItems.
 - `PriceSnapshotRecord` "snapshot:{category}:{hour}": the hourly average-price history, queried
   through the sparse `by-snapshot` index.
+- `ProductNameClaim` "product:{category}:{name key}" -> product id: makes product names unique within a
+  category (a conditional put in the same transaction as the product; moved on rename or move, deleted
+  with the product) and lets bulk upload find existing products by name with consistent GetItems, never
+  through an index (indexes may lag writes on AWS).
+- `CategoriesNamedRecord` "named:{name key}" -> the ids of every category with that name, anywhere in
+  the tree (a set, kept in step by the category transactions): bulk upload resolves a bare category
+  name with one consistent GetItem instead of the `by-name` index.
 """
 
-from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -63,6 +70,26 @@ class CategoryNameClaim(Model):
     category_id = UnicodeAttribute()
 
 
+class ProductNameClaim(Model):
+    """Shares the categories table: one per (category, case-folded product name)."""
+
+    class Meta:
+        pass
+
+    id = UnicodeAttribute(hash_key=True)
+    product_id = UnicodeAttribute()
+
+
+class CategoriesNamedRecord(Model):
+    """Shares the categories table: one per case-folded category name, with the ids of its categories."""
+
+    class Meta:
+        pass
+
+    id = UnicodeAttribute(hash_key=True)
+    category_ids = UnicodeSetAttribute(default=set)
+
+
 class PriceSnapshotRecord(Model):
     """Shares the categories table: one category's average price at one hour."""
 
@@ -83,7 +110,7 @@ class PriceSnapshotRecord(Model):
 class CategoryRecord(Model):
     class Meta:
         billing_mode = "PAY_PER_REQUEST"
-        companions = (CategoryNameClaim, PriceSnapshotRecord)
+        companions = (CategoryNameClaim, PriceSnapshotRecord, ProductNameClaim, CategoriesNamedRecord)
 
     id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()

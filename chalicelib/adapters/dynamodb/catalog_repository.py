@@ -16,18 +16,22 @@ import threading
 from collections.abc import Iterable, Iterator
 from functools import partial
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.operand import Value
 
+from chalicelib.adapters.dynamodb import retry
 from chalicelib.adapters.dynamodb.catalog import (
     PRODUCT_KIND,
     ROOT_PARENT,
+    CategoriesNamedRecord,
     CategoryNameClaim,
     CategoryRecord,
     PriceSnapshotRecord,
+    ProductNameClaim,
     ProductRecord,
 )
 from chalicelib.adapters.dynamodb.pages import decode_cursor, encode_cursor, page
+from chalicelib.domain import catalog as rules
 from chalicelib.domain.catalog import (
     BUSY,
     CATEGORY_MISSING,
@@ -52,14 +56,40 @@ from chalicelib.domain.catalog import (
 )
 
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for TransactWriteItems
-PRODUCTS_PER_PAGE = 2_500  # about what one 1 MB query page of products holds
 ALL_OLD = "ALL_OLD"
+# Cancellation reasons a caller sorts out (a condition refused, or a transient reason next to one).
+REFUSALS = retry.RETRYABLE_REASONS | {"ConditionalCheckFailed"}
 # What an upload needs to match and plan a row: fewer attributes, a cheaper read (notably on the emulator).
 LOOKUP_ATTRIBUTES = ["id", "name", "price_cents", "discount_price_cents", "stock", "reserved", "created_at"]
 
 
 def claim_id(parent_id: str | None, key: str) -> str:
     return f"name:{parent_id or ROOT_PARENT}:{key}"
+
+
+def product_claim_id(category_id: str, key: str) -> str:
+    return f"product:{category_id}:{key}"
+
+
+def named_id(key: str) -> str:
+    return f"named:{key}"
+
+
+def _name_set(transaction: _Transaction, key: str, category_id: str, add: bool) -> None:
+    """Adds a category to (or removes it from) the set of categories with its name; idempotent."""
+    R = CategoriesNamedRecord
+    action = R.category_ids.add({category_id}) if add else R.category_ids.delete({category_id})
+    transaction.update(R(id=named_id(key)), "named", [action])
+
+
+def _claim_of(product: Product) -> ProductNameClaim:
+    return ProductNameClaim(id=product_claim_id(product.category_id, product.name_key), product_id=product.id)
+
+
+def _moves_claim(write: ProductWrite) -> bool:
+    """An update that changes the product's (category, name key): its name claim moves with it."""
+    return isinstance(write, UpdateProduct) and (
+        (write.after.category_id, write.after.name_key) != (write.before.category_id, write.before.name_key))
 
 
 def snapshot_id(snapshot: PriceSnapshot) -> str:
@@ -236,24 +266,25 @@ class _Transaction:
         if len(self) > MAX_TRANSACTION_ITEMS:
             raise ValueError(f"a transaction holds at most {MAX_TRANSACTION_ITEMS} items, not {len(self)}")
         connection = ProductRecord._get_connection().connection
+        token = retry.new_token()  # one per logical transaction: a repeat after an effective 500 is a no-op
         try:
-            connection.transact_write_items(
+            retry.call(partial(
+                connection.transact_write_items,
                 condition_check_items=[],
                 delete_items=[kwargs for kwargs, _ in self.deletes],
                 put_items=[kwargs for kwargs, _ in self.puts],
                 update_items=[kwargs for kwargs, _ in self.updates],
-            )
+                client_request_token=token,
+            ), "catalog transaction")
         except TransactWriteError as error:
             if error.cause_response_code != "TransactionCanceledException":
-                if error.cause_response_code in ("TransactionInProgressException", "ThrottlingException"):
-                    return [(None, None)]
                 raise
             tags = [tag for _, tag in (*self.deletes, *self.puts, *self.updates)]
             refused = [
                 (tag, reason) for tag, reason in zip(tags, error.cancellation_reasons, strict=False) if reason
             ]
-            if any(reason.code not in ("ConditionalCheckFailed", "TransactionConflict") for _, reason in refused):
-                raise
+            if any(reason.code not in REFUSALS for _, reason in refused):
+                raise  # ValidationError: a bug, not a refusal
             return refused or [(None, None)]
         return []
 
@@ -268,7 +299,7 @@ class DynamoCatalogRepository:
         if not plausible_id(category_id):
             return None
         try:
-            return _category(CategoryRecord.get(category_id, consistent_read=True))
+            return _category(retry.call(partial(CategoryRecord.get, category_id, consistent_read=True), "GetItem"))
         except DoesNotExist:
             return None
 
@@ -276,11 +307,12 @@ class DynamoCatalogRepository:
         ids = sorted({i for i in category_ids if plausible_id(i)})
         if not ids:
             return {}
-        return {r.id: _category(r) for r in CategoryRecord.batch_get(ids, consistent_read=True)}
+        return {r.id: _category(r) for r in retry.model_batch_get(CategoryRecord, ids)}
 
     def child_named(self, parent_id: str | None, key: str) -> Category | None:
         try:
-            claim = CategoryNameClaim.get(claim_id(parent_id, key), consistent_read=True)
+            claim = retry.call(
+                partial(CategoryNameClaim.get, claim_id(parent_id, key), consistent_read=True), "GetItem")
         except DoesNotExist:
             return None
         return self.get_category(claim.category_id)
@@ -288,13 +320,20 @@ class DynamoCatalogRepository:
     def children_named(self, pairs: list[tuple[str | None, str]]) -> dict[tuple[str | None, str], Category]:
         """Many (parent id, name key) lookups at once: a BatchGetItem of claims, then one of categories."""
         wanted = {claim_id(parent_id, key): (parent_id, key) for parent_id, key in pairs}
-        claims = {c.id: c.category_id for c in CategoryNameClaim.batch_get(sorted(wanted), consistent_read=True)}
+        claims = {c.id: c.category_id for c in retry.model_batch_get(CategoryNameClaim, wanted)}
         categories = self.get_categories(claims.values()) if claims else {}
         return {wanted[cid]: categories[category_id] for cid, category_id in claims.items()
                 if category_id in categories}
 
     def categories_named(self, key: str) -> list[Category]:
-        return [_category(r) for r in CategoryRecord.by_name.query(key)]
+        """Every category with this name key, anywhere: one consistent GetItem of the name's set (never the
+        `by-name` index, which may lag on AWS), then the categories."""
+        try:
+            named = retry.call(partial(CategoriesNamedRecord.get, named_id(key), consistent_read=True), "GetItem")
+        except DoesNotExist:
+            return []
+        found = self.get_categories(named.category_ids or ())
+        return [found[i] for i in sorted(found) if found[i].name_key == key]
 
     def list_categories(self, parent_id: str | None, limit: int, cursor: str | None):
         """Children of `parent_id` by name ("" = top level); None = every category."""
@@ -314,6 +353,7 @@ class DynamoCatalogRepository:
         transaction.put(_category_record(category), "category", CategoryRecord.id.does_not_exist())
         claim = CategoryNameClaim(id=claim_id(category.parent_id, category.name_key), category_id=category.id)
         transaction.put(claim, "claim", CategoryNameClaim.id.does_not_exist())
+        _name_set(transaction, category.name_key, category.id, add=True)
         for ancestor_id, delta in AggregateDelta().add_subcategory(category).items():
             transaction.update(
                 CategoryRecord(id=ancestor_id), ancestor_id, _aggregate_actions(delta), CategoryRecord.id.exists()
@@ -330,7 +370,8 @@ class DynamoCatalogRepository:
         condition = CategoryRecord.id.exists() & (CategoryRecord.name_key == category.name_key)
         if renamed.name_key == category.name_key:
             try:
-                CategoryRecord(id=category.id).update(actions=actions, condition=condition)
+                update = partial(CategoryRecord(id=category.id).update, actions=actions, condition=condition)
+                retry.call(update, "UpdateItem category")  # sets absolute values: safe to repeat
             except UpdateError as error:
                 if error.cause_response_code == "ConditionalCheckFailedException":
                     raise WriteRefused([WriteFailure(MISSING, category_id=category.id)]) from None
@@ -341,6 +382,8 @@ class DynamoCatalogRepository:
         transaction.delete(CategoryNameClaim(id=claim_id(category.parent_id, category.name_key)), "old-claim")
         claim = CategoryNameClaim(id=claim_id(category.parent_id, renamed.name_key), category_id=category.id)
         transaction.put(claim, "claim", CategoryNameClaim.id.does_not_exist())
+        _name_set(transaction, category.name_key, category.id, add=False)
+        _name_set(transaction, renamed.name_key, category.id, add=True)
         refused = transaction.commit()
         if refused:
             raise _category_failures(refused, CHANGED)
@@ -351,6 +394,7 @@ class DynamoCatalogRepository:
         empty = (CategoryRecord.product_counts[0] == 0) & (CategoryRecord.subcategory_counts[1] == 0)
         transaction.delete(CategoryRecord(id=category.id), "category", CategoryRecord.id.exists() & empty)
         transaction.delete(CategoryNameClaim(id=claim_id(category.parent_id, category.name_key)), "old-claim")
+        _name_set(transaction, category.name_key, category.id, add=False)
         for ancestor_id, delta in AggregateDelta().add_subcategory(category, -1).items():
             transaction.update(
                 CategoryRecord(id=ancestor_id), ancestor_id, _aggregate_actions(delta), CategoryRecord.id.exists()
@@ -365,7 +409,7 @@ class DynamoCatalogRepository:
         if not plausible_id(product_id):
             return None
         try:
-            return _product(ProductRecord.get(product_id, consistent_read=True))
+            return _product(retry.call(partial(ProductRecord.get, product_id, consistent_read=True), "GetItem"))
         except DoesNotExist:
             return None
 
@@ -384,40 +428,89 @@ class DynamoCatalogRepository:
     def products_named(self, category_id: str, keys: set[str], stored: int) -> list[Product]:
         """The products of one category whose name key is in `keys` (`stored`: how many it holds).
 
-        One indexed query per name when that is cheaper than reading the whole category (about 2,500
-        products a page), else the whole category; only the attributes an upsert needs are read
-        (`updated_at` is left empty).
-        """
-        query = partial(ProductRecord.by_category.query, category_id, attributes_to_get=LOOKUP_ATTRIBUTES)
-        if len(keys) <= max(1, stored // PRODUCTS_PER_PAGE):
-            found = []
-            for key in sorted(keys):
-                found += query(ProductRecord.name_key == key)
-        else:
-            found = query()
-        return _lookups(found, {category_id: keys}, category_id)
+        Read through the name claims (consistent BatchGetItems of claims, then of products), never an
+        index: an index may not show a product written a moment ago. Only the attributes an upsert needs
+        are read (`updated_at` is left empty)."""
+        return self.claimed_products({category_id: keys})
 
     def products_below(self, top: Category, wanted: dict[str, set[str]]) -> list[Product]:
-        """The products of `top`'s subtree in the categories and with the name keys of `wanted`: one query."""
-        found = ProductRecord.by_path.query(
-            PRODUCT_KIND, ProductRecord.path_key.startswith(top.path),
-            attributes_to_get=[*LOOKUP_ATTRIBUTES, "category_id"],
-        )
-        return _lookups(found, wanted)
+        """The products of `top`'s subtree in the categories and with the name keys of `wanted`."""
+        return self.claimed_products(wanted)
+
+    def claimed_products(self, wanted: dict[str, set[str]]) -> list[Product]:
+        """{category id: name keys} -> the products holding those names (a product created before name
+        claims existed is found once `backfill_product_claims` has run)."""
+        ids = [product_claim_id(category_id, key) for category_id, keys in wanted.items() for key in keys]
+        if not ids:
+            return []
+        claims = retry.model_batch_get(ProductNameClaim, ids)
+        records = retry.model_batch_get(ProductRecord, {c.product_id for c in claims},
+                                        attributes_to_get=[*LOOKUP_ATTRIBUTES, "category_id"])
+        return _lookups(records, wanted)
+
+    def backfill_name_sets(self) -> int:
+        """Adds every category to its name's set (for categories stored before the sets; idempotent)."""
+        records = retry.call(lambda: list(CategoryRecord.scan(
+            CategoryRecord.path.exists(), consistent_read=True, attributes_to_get=["id", "name_key", "path"])), "Scan")
+        count = 0
+        for record in records:
+            if ":" in record.id:
+                continue
+            action = CategoriesNamedRecord.category_ids.add({record.id})
+            retry.call(partial(CategoriesNamedRecord(id=named_id(record.name_key)).update, actions=[action]),
+                       "UpdateItem name set")
+            count += 1
+        return count
+
+    def backfill_product_claims(self) -> dict[str, int]:
+        """Name claims for products stored before claims existed (idempotent; run once after deploying).
+
+        Reads the products table itself (not an index); of products sharing a name in one category (only
+        possible before claims), the oldest gets the claim, as bulk upload used to pick it."""
+        counts = {"products": 0, "claimed": 0, "duplicates": 0}
+        records = retry.call(lambda: list(ProductRecord.scan(
+            consistent_read=True, attributes_to_get=["id", "name", "category_id", "created_at"])), "Scan")
+        products = sorted(records, key=lambda r: (r.created_at, r.id))
+        counts["products"] = len(products)
+        for chunk in retry.chunks(products, 100):
+            wanted = {product_claim_id(r.category_id, rules.name_key(r.name)): r for r in reversed(chunk)}
+            held = {c.id: c.product_id for c in retry.model_batch_get(ProductNameClaim, wanted)}
+            for claim_id_, record in sorted(wanted.items(), key=lambda item: (item[1].created_at, item[1].id)):
+                if claim_id_ in held:
+                    counts["duplicates"] += held[claim_id_] != record.id
+                    continue
+                claim = ProductNameClaim(id=claim_id_, product_id=record.id)
+                try:
+                    retry.call(partial(claim.save, condition=ProductNameClaim.id.does_not_exist()), "PutItem claim")
+                    counts["claimed"] += 1
+                except PutError as error:
+                    if error.cause_response_code != "ConditionalCheckFailedException":
+                        raise
+                    counts["duplicates"] += 1
+            counts["duplicates"] += len(chunk) - len(wanted)  # same name twice within the chunk
+        return counts
 
     def write(self, writes: list[ProductWrite], delta: AggregateDelta) -> list[Product | None]:
         """Applies `writes` and `delta` atomically; returns each write's product (None for deletes)."""
-        if len(writes) == 1 and isinstance(writes[0], UpdateProduct) and not delta:
+        if len(writes) == 1 and isinstance(writes[0], UpdateProduct) and not delta and not _moves_claim(writes[0]):
             return [self._update_alone(writes[0])]
+        owned = self._owned_claims(writes)
         transaction = _Transaction()
         for index, write in enumerate(writes):
             if isinstance(write, CreateProduct):
-                # A new random 128-bit id: no condition needed (and none to evaluate 100 times a batch).
+                # A new random 128-bit id: no condition needed (and none to evaluate 100 times a batch);
+                # its name claim is the uniqueness check.
                 transaction.put(_product_record(write.product, write.category_path), index)
+                transaction.put(_claim_of(write.product), ("claim", index), ProductNameClaim.id.does_not_exist())
             elif isinstance(write, DeleteProduct):
                 transaction.delete(ProductRecord(id=write.product.id), index, _unchanged_price_condition(write.product))
+                self._release_claim(transaction, write.product, index, owned)
             else:
                 actions, condition = _update_product_args(write)
+                if _moves_claim(write):
+                    condition &= ProductRecord.name_key == write.before.name_key  # the claim read is still its own
+                    transaction.put(_claim_of(write.after), ("claim", index), ProductNameClaim.id.does_not_exist())
+                    self._release_claim(transaction, write.before, index, owned)
                 transaction.update(ProductRecord(id=write.before.id), index, actions, condition)
         for category_id, level_delta in delta.items():
             transaction.update(
@@ -428,12 +521,35 @@ class DynamoCatalogRepository:
             raise WriteRefused([self._failure(writes, tag, reason) for tag, reason in refused])
         return [_result(write) for write in writes]
 
+    @staticmethod
+    def _owned_claims(writes: list[ProductWrite]) -> set[str]:
+        """The name claims that deletes and renames/moves give up, among those held by their product
+        (one consistent BatchGetItem; a product from before claims may hold none)."""
+        leaving = {}
+        for write in writes:
+            if isinstance(write, DeleteProduct):
+                leaving[product_claim_id(write.product.category_id, write.product.name_key)] = write.product.id
+            elif _moves_claim(write):
+                leaving[product_claim_id(write.before.category_id, write.before.name_key)] = write.before.id
+        if not leaving:
+            return set()
+        return {c.id for c in retry.model_batch_get(ProductNameClaim, leaving) if leaving[c.id] == c.product_id}
+
+    @staticmethod
+    def _release_claim(transaction: _Transaction, product: Product, index: int, owned: set[str]) -> None:
+        claim_key = product_claim_id(product.category_id, product.name_key)
+        if claim_key in owned:
+            transaction.delete(ProductNameClaim(id=claim_key), ("old-claim", index),
+                               ProductNameClaim.product_id == product.id)
+
     def _update_alone(self, write: UpdateProduct) -> Product:
         """One update that changes no aggregate: a plain UpdateItem, answering the stored result."""
         actions, condition = _update_product_args(write)
         record = ProductRecord(id=write.before.id)
         try:
-            record.update(actions=actions, condition=condition)
+            # Sets absolute values (available = the new stock - reserved): safe to repeat. A repeat after
+            # an effective 500 may fail the unchanged-price condition: the service reads again and retries.
+            retry.call(partial(record.update, actions=actions, condition=condition), "UpdateItem product")
         except UpdateError as error:
             if error.cause_response_code == "ConditionalCheckFailedException":
                 raise WriteRefused([_classify(write, 0, self.get_product(write.before.id))]) from None
@@ -442,7 +558,12 @@ class DynamoCatalogRepository:
 
     @staticmethod
     def _failure(writes: list[ProductWrite], tag, reason) -> WriteFailure:
-        if tag is None or reason.code == "TransactionConflict":
+        if isinstance(tag, tuple):  # a name claim
+            kind, index = tag
+            if kind == "claim" and reason.code == "ConditionalCheckFailed":
+                return WriteFailure(NAME_TAKEN, index=index)
+            return WriteFailure(BUSY, index=index)  # the old claim changed hands meanwhile: read again
+        if tag is None or reason.code in retry.RETRYABLE_REASONS:
             return WriteFailure(BUSY, index=tag if isinstance(tag, int) else None)
         if isinstance(tag, int):
             stored = _product(ProductRecord.from_raw_data(reason.raw_item)) if reason.raw_item else None
@@ -452,18 +573,17 @@ class DynamoCatalogRepository:
     # --- price history
 
     def save_snapshots(self, snapshots: list[PriceSnapshot]) -> None:
-        with PriceSnapshotRecord.batch_write() as batch:
-            for snapshot in snapshots:
-                batch.save(
-                    PriceSnapshotRecord(
-                        id=snapshot_id(snapshot),
-                        snapshot_of=snapshot.category_id,
-                        taken_at=snapshot.taken_at,
-                        price_sum_cents=snapshot.price_sum_cents,
-                        products_count=snapshot.products_count,
-                        subcategory_count=snapshot.subcategory_count,
-                    )
-                )
+        retry.model_batch_put(PriceSnapshotRecord, [
+            PriceSnapshotRecord(
+                id=snapshot_id(snapshot),
+                snapshot_of=snapshot.category_id,
+                taken_at=snapshot.taken_at,
+                price_sum_cents=snapshot.price_sum_cents,
+                products_count=snapshot.products_count,
+                subcategory_count=snapshot.subcategory_count,
+            )
+            for snapshot in snapshots
+        ])
 
     def list_snapshots(self, category_id: str, limit: int, cursor: str | None):
         """Newest first."""
@@ -476,7 +596,7 @@ def _category_failures(refused: list, when_present: str) -> WriteRefused:
     """Refusals of a category write; `when_present`: the reason if the category itself refused but exists."""
     failures = []
     for tag, reason in refused:
-        if tag is None or reason.code == "TransactionConflict" or tag == "old-claim":
+        if tag is None or reason.code in retry.RETRYABLE_REASONS or tag in ("old-claim", "named"):
             failures.append(WriteFailure(BUSY))
         elif tag == "claim":
             failures.append(WriteFailure(NAME_TAKEN))
@@ -630,6 +750,16 @@ class InMemoryCatalogRepository:
         return [copy.deepcopy(p) for p in self.products.values()
                 if self.paths[p.id].startswith(top.path) and p.name_key in wanted.get(p.category_id, ())]
 
+    def claimed_products(self, wanted: dict[str, set[str]]) -> list[Product]:
+        self.requests += 2
+        return [copy.deepcopy(p) for p in self.products.values() if p.name_key in wanted.get(p.category_id, ())]
+
+    def backfill_product_claims(self) -> dict[str, int]:
+        return {"products": len(self.products), "claimed": 0, "duplicates": 0}
+
+    def backfill_name_sets(self) -> int:
+        return 0
+
     def write(self, writes: list[ProductWrite], delta: AggregateDelta) -> list[Product | None]:
         with self._lock:
             self.requests += 1
@@ -651,9 +781,18 @@ class InMemoryCatalogRepository:
                 apply_delta(self.categories[category_id], level_delta)
             return results
 
+    def _name_holder(self, category_id: str, key: str, other_than: str) -> Product | None:
+        return next((p for p in self.products.values()
+                     if p.category_id == category_id and p.name_key == key and p.id != other_than), None)
+
     def _check(self, index: int, write: ProductWrite) -> WriteFailure | None:
         if isinstance(write, CreateProduct):
-            return WriteFailure(CHANGED, index=index) if write.product.id in self.products else None
+            if write.product.id in self.products:
+                return WriteFailure(CHANGED, index=index)
+            taken = self._name_holder(write.product.category_id, write.product.name_key, write.product.id)
+            return WriteFailure(NAME_TAKEN, index=index) if taken else None
+        if _moves_claim(write) and self._name_holder(write.after.category_id, write.after.name_key, write.before.id):
+            return WriteFailure(NAME_TAKEN, index=index)
         before = write.product if isinstance(write, DeleteProduct) else write.before
         stored = self.products.get(before.id)
         if stored is None:

@@ -2,6 +2,11 @@
 
 Also keeps the login flow's `state`s: `save_login_state` / `take_login_state` (single use: the state is
 removed by a conditional delete, so of two concurrent callbacks with one state only one gets it).
+
+Every request goes through chalicelib/adapters/dynamodb/retry.py. The writes are safe to repeat after a
+500 that took effect: updates set absolute values; a conditional create that finds its own item reports
+what it finds (the customer exists; the login state is the one just saved). A login state whose delete
+took effect before a 500 reads as already taken: that sign-in is refused (400) and simply started again.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from functools import partial
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
+from chalicelib.adapters.dynamodb import retry
 from chalicelib.adapters.dynamodb.customers import (
     CUSTOMER_KIND,
     LOGIN_STATE_PREFIX,
@@ -53,7 +59,7 @@ class DynamoCustomerRepository:
         if not customer_id or customer_id.startswith(LOGIN_STATE_PREFIX):
             return None
         try:
-            return _to_domain(CustomerRecord.get(customer_id, consistent_read=True))
+            return _to_domain(retry.call(partial(CustomerRecord.get, customer_id, consistent_read=True), "GetItem"))
         except DoesNotExist:
             return None
 
@@ -61,7 +67,7 @@ class DynamoCustomerRepository:
         """Stores a new customer; False if one with this id already exists (a concurrent first request)."""
         record = CustomerRecord(kind=CUSTOMER_KIND, **dataclasses.asdict(customer))
         try:
-            record.save(condition=CustomerRecord.id.does_not_exist())
+            retry.call(partial(record.save, condition=CustomerRecord.id.does_not_exist()), "PutItem customer")
         except PutError as error:
             if error.cause_response_code == CONDITION_FAILED:
                 return False
@@ -76,7 +82,8 @@ class DynamoCustomerRepository:
             attribute = getattr(CustomerRecord, name)
             actions.append(attribute.remove() if value is None else attribute.set(value))
         try:
-            record.update(actions=actions, condition=CustomerRecord.id.exists() & CustomerRecord.email.exists())
+            condition = CustomerRecord.id.exists() & CustomerRecord.email.exists()
+            retry.call(partial(record.update, actions=actions, condition=condition), "UpdateItem customer")
         except UpdateError as error:
             if error.cause_response_code == CONDITION_FAILED:
                 raise _customer_not_found(customer_id) from None
@@ -90,7 +97,7 @@ class DynamoCustomerRepository:
         return [_to_domain(record) for record in records], next_cursor
 
     def save_login_state(self, state: LoginState) -> None:
-        LoginStateRecord(
+        record = LoginStateRecord(
             id=LOGIN_STATE_PREFIX + state.key,
             nonce=state.nonce,
             code_verifier=state.code_verifier,
@@ -98,16 +105,30 @@ class DynamoCustomerRepository:
             expires_at=state.expires_at,
             next=state.next,
             binding=state.binding,
-        ).save(condition=LoginStateRecord.id.does_not_exist())
+        )
+        try:
+            retry.call(partial(record.save, condition=LoginStateRecord.id.does_not_exist()), "PutItem login state")
+        except PutError as error:
+            if error.cause_response_code != CONDITION_FAILED or self._stored_nonce(record.id) != state.nonce:
+                raise
+            # our own put, repeated after a 500 that had taken effect
+
+    @staticmethod
+    def _stored_nonce(record_id: str) -> str | None:
+        try:
+            return retry.call(partial(LoginStateRecord.get, record_id, consistent_read=True), "GetItem").nonce
+        except DoesNotExist:
+            return None
 
     def take_login_state(self, key: str) -> LoginState | None:
         """The state stored under `key`, removed in the same step; None if unknown or already taken."""
         try:
-            record = LoginStateRecord.get(LOGIN_STATE_PREFIX + key, consistent_read=True)
+            get = partial(LoginStateRecord.get, LOGIN_STATE_PREFIX + key, consistent_read=True)
+            record = retry.call(get, "GetItem")
         except DoesNotExist:
             return None
         try:
-            record.delete(condition=LoginStateRecord.id.exists())
+            retry.call(partial(record.delete, condition=LoginStateRecord.id.exists()), "DeleteItem login state")
         except DeleteError as error:
             if error.cause_response_code == CONDITION_FAILED:
                 return None  # another request took it between our read and our delete

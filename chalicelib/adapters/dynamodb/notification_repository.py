@@ -3,6 +3,13 @@
 The conditions are what make delivery exactly-once in practice: only a PENDING record whose lease is
 free can start an attempt, and only a PENDING record can become SENT or FAILED, so a redelivered
 SQS message (or a second worker) finds the record finished and sends nothing.
+
+Every request goes through chalicelib/adapters/dynamodb/retry.py. On AWS a plain UpdateItem on a record
+that an order transaction holds fails with TransactionConflictException: retried there, like throttling
+and 5xx. Because a 500 may come after the write took effect, a repeat can fail its own condition (the
+lease is taken, the status is no longer PENDING): each single-record write then re-reads the record and
+reports success when what it finds is its own write (the lease stamp, the receipt, the error it set).
+Transactions reuse one ClientRequestToken across retries.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import threading
 from pynamodb.exceptions import DoesNotExist, PutError, QueryError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.dynamodb import retry
 from chalicelib.adapters.dynamodb.notifications import (
     NOTIFICATION_KIND,
     NotificationRecord,
@@ -68,15 +76,24 @@ class DynamoNotificationRepository:
         """Creates the DynamoDB client on this thread before a batch fans out to worker threads."""
         NotificationRecord._get_connection().connection.client  # noqa: B018
 
-    def _transact(self):
-        return TransactWrite(connection=NotificationRecord._get_connection().connection)
+    @staticmethod
+    def _commit(what: str, build) -> None:
+        """One transaction of `build(transaction)`'s items, retried by retry.py under one token."""
+        token = retry.new_token()
+
+        def commit():
+            connection = NotificationRecord._get_connection().connection
+            with TransactWrite(connection=connection, client_request_token=token) as transaction:
+                build(transaction)
+
+        retry.call(commit, what)
 
     def begin_attempts(self, ids: list[str], now: str, lease_until: str) -> dict[str, tuple[str, Notification | None]]:
         """`begin_attempt` for distinct ids: a consistent BatchGetItem, then one transaction taking every free lease."""
         if len(ids) == 1:
             return {ids[0]: self.begin_attempt(ids[0], now, lease_until)}
         R = NotificationRecord
-        records = R.batch_get(ids, consistent_read=True, attributes_to_get=ATTEMPT_FIELDS)
+        records = retry.model_batch_get(R, ids, attributes_to_get=ATTEMPT_FIELDS)
         found = {record.id: record for record in records}
         result: dict[str, tuple[str, Notification | None]] = {}
         candidates = []
@@ -92,16 +109,19 @@ class DynamoNotificationRepository:
                 candidates.append(record)
         if not candidates:
             return result
+
+        def leases(transaction):
+            for record in candidates:
+                seen = int(record.attempts or 0)
+                transaction.update(
+                    R(id=record.id),
+                    actions=[R.attempts.set(seen + 1), R.lease_until.set(lease_until), R.updated_at.set(now)],
+                    condition=(R.status == PENDING) & (R.attempts == seen)
+                    & (R.lease_until.does_not_exist() | (R.lease_until < now)),
+                )
+
         try:
-            with self._transact() as transaction:
-                for record in candidates:
-                    seen = int(record.attempts or 0)
-                    transaction.update(
-                        R(id=record.id),
-                        actions=[R.attempts.set(seen + 1), R.lease_until.set(lease_until), R.updated_at.set(now)],
-                        condition=(R.status == PENDING) & (R.attempts == seen)
-                        & (R.lease_until.does_not_exist() | (R.lease_until < now)),
-                    )
+            self._commit("notification leases", leases)
         except TransactWriteError as error:
             if error.cause_response_code not in ("TransactionCanceledException", "TransactionConflictException"):
                 raise
@@ -118,11 +138,13 @@ class DynamoNotificationRepository:
             [(nid, receipt)] = receipts.items()
             return {nid} if self.mark_sent(nid, receipt, now) else set()
         R = NotificationRecord
+
+        def sent(transaction):
+            for nid, receipt in receipts.items():
+                transaction.update(R(id=nid), actions=self._sent_actions(receipt, now), condition=R.status == PENDING)
+
         try:
-            with self._transact() as transaction:
-                for nid, receipt in receipts.items():
-                    transaction.update(R(id=nid), actions=self._sent_actions(receipt, now),
-                                       condition=R.status == PENDING)
+            self._commit("notifications sent", sent)
         except TransactWriteError as error:
             if error.cause_response_code not in ("TransactionCanceledException", "TransactionConflictException"):
                 raise
@@ -140,7 +162,8 @@ class DynamoNotificationRepository:
 
     def get(self, notification_id: str) -> Notification | None:
         try:
-            return to_domain(NotificationRecord.get(notification_id, consistent_read=True))
+            return to_domain(retry.call(
+                functools.partial(NotificationRecord.get, notification_id, consistent_read=True), "GetItem"))
         except DoesNotExist:
             return None
 
@@ -149,20 +172,29 @@ class DynamoNotificationRepository:
         created = []
         for draft in drafts:
             try:
-                pending_record(draft, now).save(condition=NotificationRecord.id.does_not_exist())
+                record = pending_record(draft, now)
+                retry.call(functools.partial(record.save, condition=NotificationRecord.id.does_not_exist()), "PutItem")
                 created.append(draft.id)
             except PutError as error:
                 if not _conditional_failure(error):
                     raise
         return created
 
-    def _write(self, notification_id: str, actions: list, condition) -> bool:
-        """A conditional update that returns nothing (cheaper than `_update`); False if the condition failed."""
+    def _write(self, notification_id: str, actions: list, condition, took_effect=None) -> bool:
+        """A conditional update that returns nothing (cheaper than `_update`); False if the condition failed.
+
+        `took_effect(record)`: whether a record found after a failed condition shows this very write
+        (a repeat of it after a 500 that had taken effect) — then the answer is True."""
+        connection = NotificationRecord._get_connection()
         try:
-            NotificationRecord._get_connection().update_item(
-                notification_id, actions=actions, condition=condition, return_values="NONE")
+            retry.call(functools.partial(
+                connection.update_item, notification_id, actions=actions, condition=condition, return_values="NONE",
+            ), "UpdateItem notification")
         except UpdateError as error:
             if _conditional_failure(error):
+                if took_effect is not None:
+                    current = self.get(notification_id)
+                    return current is not None and bool(took_effect(current))
                 return False
             raise
         return True
@@ -170,7 +202,8 @@ class DynamoNotificationRepository:
     def _update(self, notification_id: str, actions: list, condition) -> Notification | None:
         record = NotificationRecord(id=notification_id)
         try:
-            record.update(actions=actions, condition=condition)
+            retry.call(functools.partial(record.update, actions=actions, condition=condition),
+                       "UpdateItem notification")
         except UpdateError as error:
             if _conditional_failure(error):
                 return None
@@ -190,11 +223,15 @@ class DynamoNotificationRepository:
         current = self.get(notification_id)
         if current is None:
             return MISSING, None
+        if current.status == PENDING and current.lease_until == lease_until:
+            return STARTED, current  # our own lease: a repeat of the update after a 500 that took effect
         return (BUSY if current.status == PENDING else FINISHED), current
 
     def mark_sent(self, notification_id: str, receipt: Receipt, now: str) -> bool:
         R = NotificationRecord
-        return self._write(notification_id, self._sent_actions(receipt, now), R.status == PENDING)
+        return self._write(notification_id, self._sent_actions(receipt, now), R.status == PENDING,
+                           lambda n: n.status == SENT and n.provider_message_id == receipt.message_id
+                           and n.sent_at == now)
 
     def mark_failed(self, notification_id: str, error: str, now: str) -> bool:
         R = NotificationRecord
@@ -203,6 +240,7 @@ class DynamoNotificationRepository:
             [R.status.set(FAILED), R.pending.remove(), R.lease_until.remove(), R.error.set(error),
              R.updated_at.set(now)],
             R.status == PENDING,
+            lambda n: n.status == FAILED and n.error == error and n.updated_at == now,
         )
 
     def release(self, notification_id: str, error: str, now: str) -> bool:
@@ -218,22 +256,28 @@ class DynamoNotificationRepository:
         return self._write(
             notification_id, [R.status.set(PENDING), R.pending.set(PENDING), R.updated_at.set(now)],
             R.status == FAILED,
+            lambda n: n.status == PENDING and n.updated_at == now,
         )
 
     def touch(self, notification_id: str, seen_updated_at: str, now: str) -> bool:
         """Marks a PENDING record as just re-enqueued, unless it changed since the sweeper read it."""
         R = NotificationRecord
         return self._write(
-            notification_id, [R.updated_at.set(now)], (R.status == PENDING) & (R.updated_at == seen_updated_at)
+            notification_id, [R.updated_at.set(now)], (R.status == PENDING) & (R.updated_at == seen_updated_at),
+            lambda n: n.status == PENDING and n.updated_at == now,
         )
 
     def stale_pending(self, cutoff: str, limit: int = 500) -> list[Notification]:
         """PENDING records created and last touched before `cutoff` (oldest first)."""
         R = NotificationRecord
-        results = R.pending_index.query(
-            PENDING, R.created_at < cutoff, filter_condition=R.updated_at < cutoff, limit=limit
-        )
-        return [to_domain(record) for record in results]
+
+        def query():
+            results = R.pending_index.query(
+                PENDING, R.created_at < cutoff, filter_condition=R.updated_at < cutoff, limit=limit
+            )
+            return [to_domain(record) for record in results]
+
+        return retry.call(query, "Query pending notifications")
 
     def list(self, order_id: str | None, limit: int, cursor: str | None) -> tuple[list[Notification], str | None]:
         """Newest first; all records, or one order's."""

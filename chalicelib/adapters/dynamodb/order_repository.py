@@ -21,22 +21,22 @@ The customer's `pending_orders` / `pending_units` (SPEC §7 limits) move in the 
                                and (absent or pending_units <= max_units - units)   (room computed in code)
 * leave PENDING: ADD -1, ADD -units   if pending_orders >= 1 and pending_units >= units
   (an order placed before the counters existed was never counted: then the counters are left alone)
-Write conflicts (TransactionConflict, throttling) are retried here with jittered backoff; they
-never reach the client.
+Write conflicts (TransactionConflict, throttling, 5xx) are retried with jittered backoff by
+chalicelib/adapters/dynamodb/retry.py (one ClientRequestToken per transaction); they never reach the
+client (503 `try_again` if they outlast every retry).
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from functools import partial
 
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.dynamodb import retry
 from chalicelib.adapters.dynamodb.catalog import ProductRecord
 from chalicelib.adapters.dynamodb.customers import CustomerRecord
 from chalicelib.adapters.dynamodb.notifications import NotificationRecord
@@ -63,7 +63,6 @@ from chalicelib.domain.orders import (
     PendingLimitReached,
     PendingLimits,
     Shortage,
-    TryAgain,
     UnknownProducts,
     current_price_cents,
 )
@@ -72,16 +71,8 @@ logger = logging.getLogger("ekiosk.orders")
 
 NUMBER_BLOCK = 20
 NUMBER_COUNTER_ID = "counter#order-number"  # order ids never contain '#'
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = retry.MAX_ATTEMPTS
 MAX_KEY_BYTES = 1024  # DynamoDB's limit for a hash key is 2048 bytes; our ids are far shorter
-TRANSIENT_REASONS = frozenset(
-    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded",
-     "InternalServerError"}
-)
-TRANSIENT_ERRORS = frozenset(
-    {"TransactionConflictException", "ThrottlingException", "ProvisionedThroughputExceededException",
-     "RequestLimitExceeded", "InternalServerError", "TransactionInProgressException", "ServiceUnavailable"}
-)
 
 
 # ---- what the service layer gets ----------------------------------------------------------------
@@ -219,7 +210,6 @@ class DynamoOrderRepository:
         self._settings = settings
         self._client = db  # a low-level DynamoDB client; by default the shared one (tests pass a stub)
         self._numbers = NumberBlocks(self._reserve_number_block)
-        self._sleep = time.sleep
 
     @property
     def _db(self):
@@ -238,18 +228,8 @@ class DynamoOrderRepository:
         }
         if order_id is not None:
             requests[self._table("orders")] = {"Keys": [{"id": _s(order_id)}], "ConsistentRead": True}
-        found: dict[str, list[dict]] = {}
-        attempt = 0
-        while requests:
-            response = self._db.batch_get_item(RequestItems=requests)
-            for table, items in response.get("Responses", {}).items():
-                found.setdefault(table, []).extend(items)
-            requests = response.get("UnprocessedKeys") or {}
-            if requests:  # throttled: only the keys left over, after a pause
-                attempt += 1
-                if attempt >= MAX_ATTEMPTS:
-                    raise TryAgain("the store is busy; please try again")
-                self._backoff(attempt)
+        # Unprocessed keys (throttling) are asked again, after a pause; TryAgain if they never come.
+        found = retry.batch_get(lambda items: self._db.batch_get_item(RequestItems=items), requests)
         customers = found.get(self._table("customers"), [])
         orders = found.get(self._table("orders"), [])
         products = [ProductView.of(ProductRecord.from_raw_data(i)) for i in found.get(self._table("products"), [])]
@@ -295,7 +275,8 @@ class DynamoOrderRepository:
     def get(self, order_id: str) -> Order | None:
         if not _storable_key(order_id):  # DynamoDB would refuse the key: there is no such order
             return None
-        response = self._db.get_item(TableName=self._table("orders"), Key={"id": _s(order_id)}, ConsistentRead=True)
+        response = retry.call(partial(
+            self._db.get_item, TableName=self._table("orders"), Key={"id": _s(order_id)}, ConsistentRead=True))
         item = response.get("Item")
         if not item or item.get("kind", {}).get("S") != "ORDER":
             return None
@@ -330,14 +311,16 @@ class DynamoOrderRepository:
         return self._numbers.next()
 
     def _reserve_number_block(self, size: int) -> int:
-        response = self._db.update_item(
+        # ADD is not idempotent: a repeat after an effective 500 skips a block (numbers are unique, not gap-free).
+        response = retry.call(partial(
+            self._db.update_item,
             TableName=self._table("orders"),
             Key={"id": _s(NUMBER_COUNTER_ID)},
             UpdateExpression="ADD #v :n",
             ExpressionAttributeNames={"#v": OrderCounterRecord.value.attr_name},
             ExpressionAttributeValues={":n": _n(size)},
             ReturnValues="UPDATED_NEW",
-        )
+        ), "order number block")
         return int(response["Attributes"][OrderCounterRecord.value.attr_name]["N"])
 
     # -- writes
@@ -511,31 +494,21 @@ class DynamoOrderRepository:
     # -- the transaction, with retries of transient failures
 
     def _transact(self, items: list[dict]) -> list[dict] | None:
-        """None when committed; the cancellation reasons when a condition failed."""
+        """None when committed; the cancellation reasons when a condition failed. Transient failures are
+        retried by retry.call with ONE ClientRequestToken (a repeat after an effective 500 is a no-op)."""
         from botocore.exceptions import ClientError
 
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                self._db.transact_write_items(TransactItems=items)
-                return None
-            except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
-                if code == "TransactionCanceledException":
-                    reasons = error.response.get("CancellationReasons") or []
-                    if any(_failed(r) for r in reasons):
-                        return reasons
-                    if not any(r.get("Code") in TRANSIENT_REASONS for r in reasons):
-                        raise
-                elif code not in TRANSIENT_ERRORS:
-                    raise
-                logger.info("transaction attempt %d hit %s; retrying", attempt, code)
-            if attempt < MAX_ATTEMPTS:
-                self._backoff(attempt)
-        raise TryAgain("the store is busy; please try again")
-
-    def _backoff(self, attempt: int) -> None:
-        # Full jitter, 10 ms doubling to at most 400 ms.
-        self._sleep(random.uniform(0, min(0.4, 0.01 * 2 ** attempt)))
+        token = retry.new_token()
+        try:
+            retry.call(partial(self._db.transact_write_items, TransactItems=items, ClientRequestToken=token),
+                       "order transaction")
+            return None
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code", "") == "TransactionCanceledException":
+                reasons = error.response.get("CancellationReasons") or []
+                if any(_failed(r) for r in reasons):
+                    return reasons
+            raise
 
 
 def _storable_key(value: str) -> bool:

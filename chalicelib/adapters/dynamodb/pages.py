@@ -30,8 +30,19 @@ def decode_cursor(cursor: str | None) -> dict | None:
 
 
 def page(run: Callable[..., Iterable], limit: int, cursor: str | None) -> tuple[list, str | None]:
-    """Runs `run(limit=…, last_evaluated_key=…)` (a Model.query/scan partial) for one page."""
-    results = run(limit=limit, last_evaluated_key=decode_cursor(cursor))
-    items = list(results)
-    next_key = results.last_evaluated_key if len(items) >= limit else None
+    """Runs `run(limit=…, last_evaluated_key=…)` (a Model.query/scan partial) for one page.
+
+    DynamoDB answers a LastEvaluatedKey whenever it stops at Limit, even when nothing follows, and a
+    filter may leave a page short although more follows; so one item more than the page is asked for
+    (PynamoDB reads on until it has it), and a cursor is given only when that item exists: the last
+    page never ends in an empty one."""
+    results = run(limit=limit + 1, last_evaluated_key=decode_cursor(cursor))
+    items: list = []
+    position = next_key = None
+    for item in results:
+        if len(items) == limit:
+            next_key = position  # the position just after the page's last item
+            break
+        items.append(item)
+        position = results.last_evaluated_key
     return items, encode_cursor(next_key)
