@@ -329,7 +329,7 @@ def test_a_transition_releases_the_counters_or_leaves_uncounted_orders_alone(stu
                                   lambda params, **_: sent.append(params["TransactItems"]))
     entry = HistoryEntry(CANCELED, "2024-01-02T00:00:00.000000Z", "system")
     cancel(stub, NONE, NONE, NONE, failed())  # an order placed before the counters existed
-    stub.add_response("transact_write_items", {}, {"TransactItems": ANY})
+    stub.add_response("transact_write_items", {}, {"TransactItems": ANY, "ClientRequestToken": ANY})
     done = repo.transition(an_order(), CANCELED, entry, [])
     assert done.status == CANCELED and done.history[-1].by == "system"
     release = sent[0][-1]["Update"]
