@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from chalicelib.api.request_text import check_json_text
 from chalicelib.domain.errors import InvalidInput, PayloadTooLarge
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -26,6 +27,7 @@ def json_object(request) -> dict:
         raise InvalidInput("the body is not valid JSON", code="invalid_json") from None
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object", code="invalid_json")
+    check_json_text(body)
     return body
 
 
