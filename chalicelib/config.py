@@ -5,6 +5,7 @@ Explicit environment values always win; local defaults apply only on the `local`
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -42,6 +43,7 @@ class Settings:
     at_api_key: str | None
     at_sender_id: str | None
     at_base_url: str | None
+    cursor_signing_key: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -56,6 +58,16 @@ class Settings:
     def uses_sms_sink(self) -> bool:
         """Locally, without an Africa's Talking account, SMS go to a file a developer can read."""
         return self.is_local and not (self.at_username and self.at_api_key)
+
+    @property
+    def cursor_key(self) -> bytes:
+        """The HMAC key of list cursors (api/pagination.py): CURSOR_SIGNING_KEY, else derived from the stage
+        and the deployment's secrets (OIDC_CLIENT_SECRET, AT_API_KEY). With none of them set (a local stack)
+        that is a fixed development key: fine locally, where cursors guard correctness, not secrets."""
+        if self.cursor_signing_key:
+            return self.cursor_signing_key.encode()
+        material = "\n".join(("ekiosk list cursors", self.stage, self.oidc_client_secret or "", self.at_api_key or ""))
+        return hashlib.sha256(material.encode()).digest()
 
     def table_name(self, name: str) -> str:
         return f"ekiosk-{self.stage}-{name}"
@@ -85,6 +97,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         at_api_key=env.get("AT_API_KEY") or None,
         at_sender_id=env.get("AT_SENDER_ID") or None,
         at_base_url=env.get("AT_BASE_URL") or None,
+        cursor_signing_key=env.get("CURSOR_SIGNING_KEY") or None,
     )
 
 

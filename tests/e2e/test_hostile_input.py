@@ -120,3 +120,33 @@ def test_names_too_long_for_a_key_once_case_folded_are_400(stack, staff):
                         headers={"Content-Type": "text/csv"}, timeout=60)
     assert upload.status_code == 400, upload.text
     assert [error["row"] for error in upload.json()["errors"]] == [1, 2]
+
+
+FORGED_CURSOR = "eyJpZCI6IHsiUyI6ICJ4In19"  # base64 of {"id": {"S": "x"}}
+
+
+def test_cursors_work_only_in_the_list_that_gave_them_out(stack, staff):
+    customer = stack.session("cursor-shopper@ekiosk.test")
+    top = staff.post(f"{stack.api}/categories", json={"name": unique("Paged")}, timeout=30).json()
+    for name in ("a", "b", "c"):
+        created = staff.post(f"{stack.api}/products", timeout=30,
+                             json={"name": name, "price": "1.00", "stock": 1, "category_id": top["id"]})
+        assert created.status_code == 201, created.text
+    first = staff.get(f"{stack.api}/products", params={"limit": 1, "category_id": top["id"]}, timeout=30).json()
+    cursor = first["next_cursor"]
+    second = staff.get(f"{stack.api}/products", params={"limit": 1, "category_id": top["id"], "cursor": cursor},
+                       timeout=30)
+    assert second.status_code == 200 and second.json()["items"][0]["id"] != first["items"][0]["id"]
+
+    def refused(session, path, **params):
+        response = session.get(stack.api + path, params=params, timeout=30)
+        assert response.status_code == 400, (path, params, response.text)
+        assert response.json()["error"]["code"] == "invalid_cursor"
+
+    for path in ("/products", "/categories", "/admin/customers", "/notifications", "/orders",
+                 f"/categories/{top['id']}/price-history"):
+        refused(staff, path, cursor=FORGED_CURSOR)
+    refused(staff, "/categories", cursor=cursor)  # another list
+    refused(staff, "/products", cursor=cursor)  # other filters
+    refused(customer, "/products", cursor=cursor, category_id=top["id"])  # another caller
+    refused(staff, "/products", cursor=cursor[:-2] + "xx", category_id=top["id"])  # altered
