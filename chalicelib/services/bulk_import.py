@@ -323,9 +323,12 @@ class Importer:
             self._write_batch(batch, now)
 
     def _batches(self, plans: list[Planned]):
+        """Consecutive runs of plans whose transaction holds at most MAX_TRANSACTION_ITEMS items: one per
+        product plus one per category whose aggregates change (an upper bound: the categories each counting
+        row's category counts in, `_chain`)."""
         batch, touched = [], set()
         for plan in plans:
-            chain = {category_id for category_id, _ in plan.category.levels_up()} if self._counts(plan) else set()
+            chain = self._chain(plan)
             if batch and len(batch) + 1 + len(touched | chain) > MAX_TRANSACTION_ITEMS:
                 yield batch
                 batch, touched = [], set()
@@ -333,6 +336,16 @@ class Importer:
             touched |= chain
         if batch:
             yield batch
+
+    def _chain(self, plan: Planned) -> set[str]:
+        return {category_id for category_id, _ in plan.category.levels_up()} if self._counts(plan) else set()
+
+    def _items(self, batch: list[Planned]) -> int:
+        """The most items `batch`'s transaction can hold (the bound `_batches` builds batches with)."""
+        touched: set[str] = set()
+        for plan in batch:
+            touched |= self._chain(plan)
+        return len(batch) + len(touched)
 
     @staticmethod
     def _counts(plan: Planned) -> bool:
@@ -351,6 +364,12 @@ class Importer:
     def _write_batch(self, batch: list[Planned], now: str) -> None:
         for attempt in range(MAX_ATTEMPTS):
             if not batch:
+                return
+            if self._items(batch) > MAX_TRANSACTION_ITEMS:
+                # A refused row re-planned (an update become a create, a changed price) can count in more
+                # categories than before: write the batch as smaller ones, each within the limit.
+                for part in self._batches(batch):
+                    self._write_batch(part, now)
                 return
             writes = [self._write_for(plan, now) for plan in batch]
             delta = rules.write_delta(writes, {p.category.id: p.category for p in batch})
