@@ -105,6 +105,19 @@ def test_ids_too_long_for_a_key_are_404(stack, staff, route):
     assert response.json()["error"]["code"] == "not_found"
 
 
+@pytest.mark.parametrize("path, params, status", [
+    ("/products", {"category_id": "i" * 3000}, 404),
+    ("/products", {"category_id": "\u0390" * 700, "include_descendants": "true"}, 404),
+    ("/categories", {"parent_id": "i" * 3000}, 404),
+    ("/notifications", {"order_id": "i" * 3000}, 400),
+    ("/orders", {"status": "i" * 3000}, 400),
+])
+def test_filters_too_long_for_a_key_never_reach_the_store(stack, staff, path, params, status):
+    response = staff.get(stack.api + path, params=params, timeout=30)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"]
+
+
 def test_names_too_long_for_a_key_once_case_folded_are_400(stack, staff):
     category = staff.post(f"{stack.api}/categories", json={"name": unique("Folded")}, timeout=30).json()
     product = staff.post(f"{stack.api}/products", json={"name": GROWS_WHEN_FOLDED, "price": "1.00", "stock": 1,
