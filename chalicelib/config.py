@@ -5,6 +5,7 @@ Explicit environment values always win; local defaults apply only on the `local`
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ class Settings:
     phone_regions: tuple[str, ...] = ()
     # SPEC §3's rule, decided from the environment in load_settings (see dev_issuer_allowed).
     dev_issuer_allowed: bool = False
+    cursor_signing_key: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -88,6 +90,16 @@ class Settings:
     def has_sms_account(self) -> bool:
         """AT_USERNAME and an API key (plain AT_API_KEY, or AT_API_KEY_SECRET_ARN read when sending)."""
         return bool(self.at_username and (self.at_api_key or self.at_api_key_secret_arn))
+
+    @property
+    def cursor_key(self) -> bytes:
+        """The HMAC key of list cursors (api/pagination.py): CURSOR_SIGNING_KEY, else derived from the stage
+        and the deployment's secrets (OIDC_CLIENT_SECRET, AT_API_KEY). With none of them set (a local stack)
+        that is a fixed development key: fine locally, where cursors guard correctness, not secrets."""
+        if self.cursor_signing_key:
+            return self.cursor_signing_key.encode()
+        material = "\n".join(("ekiosk list cursors", self.stage, self.oidc_client_secret or "", self.at_api_key or ""))
+        return hashlib.sha256(material.encode()).digest()
 
     def table_name(self, name: str) -> str:
         return f"ekiosk-{self.stage}-{name}"
@@ -154,6 +166,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         at_api_key_secret_arn=env.get(AT_API_KEY_SECRET_ARN) or None,
         phone_regions=_regions(env.get("PHONE_REGIONS")),
         dev_issuer_allowed=dev_issuer_allowed(env),
+        cursor_signing_key=env.get("CURSOR_SIGNING_KEY") or None,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
+from chalicelib.api.pagination import list_page
 from chalicelib.api.responses import json_response
 from chalicelib.api.routing import endpoint
 from chalicelib.domain.errors import InvalidInput
@@ -33,12 +34,12 @@ SCHEMAS = "chalicelib.api.schemas.identity"
           description="Every customer's profile (as in `/me`), in sign-up order.", query=["limit", "cursor"],
           response=f"{SCHEMAS}:ProfilePage")
 def list_customers(caller):
-    from chalicelib.api.requests import page_params
     from chalicelib.services import customers
 
-    limit, cursor = page_params(bp.current_request)
-    items, next_cursor = customers.list_customers(limit, cursor)
-    return json_response({"items": [customer.profile() for customer in items], "next_cursor": next_cursor})
+    page = list_page(bp.current_request, caller)
+    items, position = customers.list_customers(page.limit, page.position)
+    profiles = [customer.profile() for customer in items]
+    return json_response({"items": profiles, "next_cursor": page.next_cursor(position)})
 
 
 @endpoint(bp, "/admin/customers/{customer_id}", ["GET"], staff=True, tags=["admin"],

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from chalice import Blueprint, Rate
 
-from chalicelib.api.requests import page_params, parse_body, query, query_bool
+from chalicelib.api.pagination import list_page
+from chalicelib.api.requests import parse_body, query, query_bool
 from chalicelib.api.responses import json_response, no_content
 from chalicelib.api.routing import endpoint
 
@@ -34,10 +35,10 @@ def _models():
 def list_categories(caller):
     from chalicelib.services import catalog
 
-    limit, cursor = page_params(bp.current_request)
     parent_id = query(bp.current_request).get("parent_id") or None  # empty: no filter
-    items, next_cursor = catalog.list_categories(parent_id, limit, cursor)
-    return json_response({"items": [c.view() for c in items], "next_cursor": next_cursor})
+    page = list_page(bp.current_request, caller, parent_id=parent_id)
+    items, position = catalog.list_categories(parent_id, page.limit, page.position)
+    return json_response({"items": [c.view() for c in items], "next_cursor": page.next_cursor(position)})
 
 
 @endpoint(
@@ -127,9 +128,10 @@ def average_price(caller, category_id):
 def price_history(caller, category_id):
     from chalicelib.services import price_history as history
 
-    limit, cursor = page_params(bp.current_request)
-    items, next_cursor = history.history(category_id, limit, cursor)
-    return json_response({"items": [s.view() for s in items], "next_cursor": next_cursor, "category_id": category_id})
+    page = list_page(bp.current_request, caller)  # the category is a path parameter: part of the route
+    items, position = history.history(category_id, page.limit, page.position)
+    return json_response({"items": [s.view() for s in items], "next_cursor": page.next_cursor(position),
+                          "category_id": category_id})
 
 
 # --- products
@@ -146,11 +148,11 @@ def list_products(caller):
     from chalicelib.services import catalog
 
     request = bp.current_request
-    limit, cursor = page_params(request)
     category_id = query(request).get("category_id") or None
     descendants = query_bool(request, "include_descendants")
-    items, next_cursor = catalog.list_products(category_id, descendants, limit, cursor)
-    return json_response({"items": [p.view() for p in items], "next_cursor": next_cursor})
+    page = list_page(request, caller, category_id=category_id, include_descendants=descendants)
+    items, position = catalog.list_products(category_id, descendants, page.limit, page.position)
+    return json_response({"items": [p.view() for p in items], "next_cursor": page.next_cursor(position)})
 
 
 @endpoint(

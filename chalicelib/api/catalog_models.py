@@ -219,6 +219,7 @@ class BulkUploadError(Strict):
     products_created: int | None = Field(default=None, ge=0)
     products_updated: int | None = Field(default=None, ge=0)
     errors: list[RowErrors] | None = None
+    dry_run: bool | None = Field(default=None, description="true on a dry run (nothing was written).")
 
 
 class BulkUploadForm(BaseModel):

@@ -8,7 +8,8 @@ worker (chalicelib/runtime/worker.py) calls the same service functions.
 from chalice import Blueprint, Rate
 
 from chalicelib.api.caller import Caller
-from chalicelib.api.requests import page_params, query
+from chalicelib.api.pagination import list_page
+from chalicelib.api.requests import query
 from chalicelib.api.responses import json_response
 from chalicelib.api.routing import endpoint
 from chalicelib.config import get_settings
@@ -33,14 +34,15 @@ def list_notifications(caller: Caller):
     from chalicelib.services import notifications
 
     request = bp.current_request
-    limit, cursor = page_params(request)
     order_id = query(request).get("order_id")
     if order_id is not None and not 1 <= len(order_id) <= ORDER_ID_MAX_LENGTH:
         raise InvalidInput(
             "order_id must be 1–200 characters",
             details={"order_id": [f"must be 1–{ORDER_ID_MAX_LENGTH} characters"]},
         )
-    return json_response(notifications.list_notifications(order_id, limit, cursor))
+    page = list_page(request, caller, order_id=order_id)
+    listed = notifications.list_notifications(order_id, page.limit, page.position)
+    return json_response({**listed, "next_cursor": page.next_cursor(listed["next_cursor"])})
 
 
 @bp.on_sqs_message(queue=get_settings().queue_name(NOTIFICATIONS_QUEUE.name), batch_size=10,

@@ -51,6 +51,7 @@ ERROR_DESCRIPTIONS = {
     409: "Conflict.",
     413: "The request body is too large.",
     414: "The URL is too long.",
+    431: "The request headers are too large (over 32 KiB in total).",
     500: "An internal error (a bug; never the answer to bad input).",
 }
 
@@ -63,6 +64,9 @@ products in nested categories and place orders; staff approve or cancel them.
 * Money is a decimal string with two places (`"1500.00"`); input may be a number or a string.
   IDs are opaque strings; times are ISO 8601 UTC.
 * Lists take `?limit=` (1–100, default 50) and `?cursor=` and answer `{"items": [...], "next_cursor": ...}`.
+  A cursor works only in the list that gave it out (same route, filters and caller); any other → 400
+  `invalid_cursor`.
+* Text that is not valid Unicode anywhere in a request → 400 `invalid_unicode`; headers over 32 KiB → 431.
 * Every 4xx and 5xx the app answers is `{"error": {"code": "snake_case", "message": "...", "details": ...}}`.
 """
 
@@ -270,7 +274,7 @@ def _operation(path: str, method: str, entry, schemas: _Schemas, seen_ids: set[s
         }
     responses: dict[str, Any] = {str(status): success}
 
-    errors = {500}
+    errors = {400, 431, 500}  # any request: text that is not valid Unicode → 400; oversize headers → 431
     if body is not None:
         errors |= {400, 413}
     if doc.get("query") or doc.get("headers"):

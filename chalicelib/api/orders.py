@@ -7,7 +7,8 @@ from typing import Any
 from chalice import Blueprint, Rate
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
-from chalicelib.api.requests import json_object, page_params, query, validate
+from chalicelib.api.pagination import list_page
+from chalicelib.api.requests import json_object, query, validate
 from chalicelib.api.responses import json_response
 from chalicelib.api.routing import endpoint
 from chalicelib.api.schemas.common import Page
@@ -120,9 +121,11 @@ def place_order(caller):
 )
 def list_orders(caller):
     request = bp.current_request
-    limit, cursor = page_params(request)
-    found, next_cursor = orders.list_orders(caller, query(request).get("status"), limit, cursor)
-    return json_response({"items": [o.to_dict() for o in found], "next_cursor": next_cursor})
+    status = query(request).get("status")
+    # Staff and customers read different lists (every order / their own): a role change starts over.
+    page = list_page(request, caller, status=status, every_order=caller.is_staff)
+    found, position = orders.list_orders(caller, status, page.limit, page.position)
+    return json_response({"items": [o.to_dict() for o in found], "next_cursor": page.next_cursor(position)})
 
 
 @endpoint(

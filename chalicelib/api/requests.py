@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from chalicelib.api.request_text import check_json_text
 from chalicelib.domain.errors import InvalidInput, PayloadTooLarge
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -26,6 +27,7 @@ def json_object(request) -> dict:
         raise InvalidInput("the body is not valid JSON", code="invalid_json") from None
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object", code="invalid_json")
+    check_json_text(body)
     return body
 
 
@@ -65,18 +67,3 @@ def query_bool(request, name: str, default: bool = False) -> bool:
     if value.lower() in ("false", "0", "no"):
         return False
     raise InvalidInput(f"{name} must be true or false", details={name: ["must be true or false"]})
-
-
-def page_params(request) -> tuple[int, str | None]:
-    """`?limit=` (1–100, default 50) and the opaque `?cursor=`."""
-    params = query(request)
-    raw = params.get("limit")
-    limit = 50
-    if raw is not None:
-        try:
-            limit = int(raw)
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= 100:
-            raise InvalidInput("limit must be an integer from 1 to 100", details={"limit": ["must be 1–100"]})
-    return limit, params.get("cursor") or None

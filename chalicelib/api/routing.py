@@ -13,8 +13,10 @@ from chalice import Blueprint, ChaliceViewError
 from chalicelib.adapters.dynamodb import retry
 from chalicelib.api.authorizer import bearer
 from chalicelib.api.caller import Caller
+from chalicelib.api.request_text import check_request_text
 from chalicelib.api.responses import domain_error_response, error_response
-from chalicelib.domain.errors import DomainError, TryAgain
+from chalicelib.domain.errors import DomainError, NotFound, TryAgain
+from chalicelib.domain.keys import MAX_ID_BYTES, plausible_id
 
 logger = logging.getLogger("ekiosk.api")
 
@@ -32,17 +34,28 @@ def _chalice_error_code(error: ChaliceViewError) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_") or "error"
 
 
+def check_path_ids(params: dict) -> None:
+    """Path parameters are opaque ids: one that could not be stored (over MAX_ID_BYTES) names nothing → 404."""
+    for name, value in params.items():
+        if not plausible_id(value):
+            raise NotFound("no such resource", details={name: [f"no id is longer than {MAX_ID_BYTES} bytes"]})
+
+
 def guarded(view, *, public: bool, staff: bool, request_of):
-    """Wraps a view: builds the Caller, enforces the role, maps every error to the envelope."""
+    """Wraps a view: checks the request's text, builds the Caller, enforces the role, then the path ids,
+    and maps every error to the envelope."""
 
     @functools.wraps(view)
     def handler(*args, **kwargs):
         try:
+            check_request_text(request_of())
             if public:
+                check_path_ids(kwargs)
                 return view(*args, **kwargs)
             caller = Caller.from_request(request_of())
             if staff:
                 caller.require_staff()
+            check_path_ids(kwargs)
             return view(caller, *args, **kwargs)
         except DomainError as error:
             return domain_error_response(error)

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
+from chalicelib.domain.keys import MAX_SORT_KEY_BYTES, utf8_size
 from chalicelib.domain.money import format_cents, mean_cents, to_cents
 
 LEVELS = 4  # relative levels kept per category: 0 (itself) .. 3
@@ -44,6 +45,16 @@ def name_key(name: str) -> str:
 # --- field rules (SPEC §4 Validation). Each raises ValueError with the message shown to the client.
 
 
+def check_name_key(name: str) -> None:
+    """A name is stored in keys as its case-folded form (`name_key`: index sort keys, sibling-name claims),
+    which DynamoDB caps at 1,024 bytes; case folding can grow a name (200 × "ΐ" → 1,200 bytes)."""
+    size = utf8_size(name)
+    if size is None:
+        raise ValueError("must be valid Unicode text")
+    if utf8_size(name_key(name)) > MAX_SORT_KEY_BYTES:
+        raise ValueError(f"is too long: at most {MAX_SORT_KEY_BYTES} bytes of UTF-8 once case-folded")
+
+
 def clean_name(value: object, *, category: bool = False) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string")
@@ -52,6 +63,7 @@ def clean_name(value: object, *, category: bool = False) -> str:
         raise ValueError("must not be empty")
     if len(name) > MAX_NAME:
         raise ValueError(f"must be at most {MAX_NAME} characters")
+    check_name_key(name)
     if category and PATH_SEPARATOR in name:
         raise ValueError("must not contain '/' (it separates the levels of a category path)")
     return name
@@ -122,6 +134,10 @@ def parse_path(value: object) -> tuple[str, ...]:
     for segment in segments:
         if len(segment) > MAX_NAME:
             raise ValueError(f"every level must be at most {MAX_NAME} characters")
+        try:
+            check_name_key(segment)
+        except ValueError as error:
+            raise ValueError(f"every level {error}") from None
     return tuple(segments)
 
 

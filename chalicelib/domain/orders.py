@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from chalicelib.domain.errors import Conflict, Forbidden, InvalidInput, TryAgain  # noqa: F401 (TryAgain: re-exported)
+from chalicelib.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, TryAgain  # noqa: F401 (TryAgain: re-exported)
+from chalicelib.domain.keys import is_valid_text
 from chalicelib.domain.money import CENT, format_cents
 from chalicelib.domain.notifications import ORDER_APPROVED, ORDER_CANCELLED
 
@@ -298,7 +299,7 @@ def check_idempotency_key(value: str | None) -> str | None:
     """The Idempotency-Key header: absent → None; 1–255 characters; anything else → 400."""
     if value is None:
         return None
-    if not value.strip() or len(value) > MAX_IDEMPOTENCY_KEY:
+    if not value.strip() or len(value) > MAX_IDEMPOTENCY_KEY or not is_valid_text(value):
         raise InvalidInput(
             f"Idempotency-Key must be 1–{MAX_IDEMPOTENCY_KEY} characters",
             details={"Idempotency-Key": [f"must be 1–{MAX_IDEMPOTENCY_KEY} characters"]},

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from http import HTTPStatus
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 from chalice import UnauthorizedError
 from chalice.config import Config
@@ -22,8 +22,32 @@ UNAUTHORIZED_BODY = {
 NOT_FOUND_BODY = {"error": {"code": "not_found", "message": "No such route.", "details": None}}
 TOO_LARGE_BODY = {"error": {"code": "payload_too_large", "message": "The request body is too large.", "details": None}}
 TOO_LONG_BODY = {"error": {"code": "uri_too_long", "message": "The URL is too long.", "details": None}}
+HEADERS_TOO_LARGE_BODY = {
+    "error": {"code": "request_header_fields_too_large", "message": "The request headers are too large.",
+              "details": None},
+}
 MAX_URL = 10240  # API Gateway's limit; gunicorn's own (HTML) limit is lifted in gunicorn_conf.py
 MAX_BODY = 11 * 1024 * 1024  # just over the 10 MB bulk-upload limit, so that route can answer 413 itself
+# Request headers (names + values, in bytes) above this → 431 with the envelope. gunicorn's per-field
+# limit is set above it (gunicorn_conf.py), and whatever gunicorn itself refuses is enveloped too
+# (runtime/gunicorn_errors.py).
+MAX_HEADER_BYTES = 32 * 1024
+
+
+def _invalid_unicode(where: str) -> dict:
+    return {"error": {"code": "invalid_unicode", "message": f"Text in the request's {where} is not valid Unicode.",
+                      "details": {where: ["must be valid Unicode text"]}}}
+
+
+def _utf8(native: str, *, percent_encoded: bool = False) -> str | None:
+    """A WSGI native string (bytes as latin-1) read as UTF-8 text, or None when it is not valid UTF-8."""
+    try:
+        raw = native.encode("latin-1")
+        if percent_encoded:
+            raw = unquote_to_bytes(raw.replace(b"+", b" "))
+        return raw.decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
 
 
 
@@ -56,16 +80,29 @@ class ChaliceWSGI:
 
     def __call__(self, environ, start_response):
         method = environ["REQUEST_METHOD"].upper()
-        path = quote(environ.get("PATH_INFO", "/"), safe="/%:@!$&'()*+,;=-._~")
+        raw_path = environ.get("PATH_INFO", "/")
+        path = quote(raw_path.encode("latin-1", "replace"), safe="/%:@!$&'()*+,;=-._~")
         if environ.get("QUERY_STRING"):
             path += "?" + environ["QUERY_STRING"]
         if len(path) > MAX_URL:
             return _json(start_response, 414, TOO_LONG_BODY)
-        headers = {
-            key[5:].replace("_", "-").lower(): value
-            for key, value in environ.items()
-            if key.startswith("HTTP_")
-        }
+        raw_headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items()
+                       if key.startswith("HTTP_")}
+        header_bytes = sum(len(name) + len(value) for name, value in raw_headers.items())
+        header_bytes += len(environ.get("CONTENT_TYPE") or "") + len(environ.get("CONTENT_LENGTH") or "")
+        if header_bytes > MAX_HEADER_BYTES:
+            return _json(start_response, 431, HEADERS_TOO_LARGE_BODY)
+        # Text that is not valid UTF-8 (invalid bytes, encoded surrogates) → 400 before any route sees it.
+        if _utf8(raw_path) is None:
+            return _json(start_response, 400, _invalid_unicode("path"))
+        if _utf8(environ.get("QUERY_STRING") or "", percent_encoded=True) is None:
+            return _json(start_response, 400, _invalid_unicode("query"))
+        headers = {}
+        for name, value in raw_headers.items():
+            text = _utf8(value)
+            if text is None:
+                return _json(start_response, 400, _invalid_unicode("headers"))
+            headers[name] = text
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length > MAX_BODY:
             return _json(start_response, 413, TOO_LARGE_BODY)

@@ -326,10 +326,13 @@ class Importer:
             self._write_batch(batch, now)
 
     def _batches(self, plans: list[Planned]):
+        """Consecutive runs of plans whose transaction holds at most MAX_TRANSACTION_ITEMS items: each
+        product's own items (`_own_items`) plus one per category whose aggregates change (an upper bound:
+        the categories each counting row's category counts in, `_chain`)."""
         batch, touched, items = [], set(), 0
         for plan in plans:
-            chain = {category_id for category_id, _ in plan.category.levels_up()} if self._counts(plan) else set()
-            own = 2 if plan.before is None else 1  # a new product comes with its name claim
+            chain = self._chain(plan)
+            own = self._own_items(plan)
             if batch and items + own + len(touched | chain) > MAX_TRANSACTION_ITEMS:
                 yield batch
                 batch, touched, items = [], set(), 0
@@ -338,6 +341,20 @@ class Importer:
             items += own
         if batch:
             yield batch
+
+    def _chain(self, plan: Planned) -> set[str]:
+        return {category_id for category_id, _ in plan.category.levels_up()} if self._counts(plan) else set()
+
+    @staticmethod
+    def _own_items(plan: Planned) -> int:
+        return 2 if plan.before is None else 1  # a new product comes with its name claim
+
+    def _items(self, batch: list[Planned]) -> int:
+        """The most items `batch`'s transaction can hold (the bound `_batches` builds batches with)."""
+        touched: set[str] = set()
+        for plan in batch:
+            touched |= self._chain(plan)
+        return sum(self._own_items(plan) for plan in batch) + len(touched)
 
     @staticmethod
     def _counts(plan: Planned) -> bool:
@@ -356,6 +373,12 @@ class Importer:
     def _write_batch(self, batch: list[Planned], now: str) -> None:
         for _ in retry.Attempts("bulk batch", MAX_ATTEMPTS, deadline=20):
             if not batch:
+                return
+            if self._items(batch) > MAX_TRANSACTION_ITEMS:
+                # A refused row re-planned (an update become a create, a changed price) can count in more
+                # categories than before: write the batch as smaller ones, each within the limit.
+                for part in self._batches(batch):
+                    self._write_batch(part, now)
                 return
             writes = [self._write_for(plan, now) for plan in batch]
             delta = rules.write_delta(writes, {p.category.id: p.category for p in batch})

@@ -103,7 +103,7 @@ def test_cancel_releases_and_lists_filter_by_status(stack, seed, buyer, staff):
     assert second["id"] in ids(staff, "?limit=100")
     error_of(buyer.get(stack.api + "/orders?status=SHIPPED", timeout=30), 400, "validation_error")
     error_of(buyer.get(stack.api + "/orders?limit=0", timeout=30), 400, "invalid_input")
-    error_of(buyer.get(stack.api + "/orders?cursor=!!", timeout=30), 400, "invalid_input")
+    error_of(buyer.get(stack.api + "/orders?cursor=!!", timeout=30), 400, "invalid_cursor")
 
     page = buyer.get(stack.api + "/orders?limit=1", timeout=30).json()
     assert [o["id"] for o in page["items"]] == [second["id"]] and page["next_cursor"]
@@ -222,7 +222,7 @@ def test_unknown_ids_methods_and_tokens(stack, staff, buyer):
     error_of(staff.patch(missing, json={}, timeout=30), 404, "not_found")
     error_of(staff.get(f"{stack.api}/orders/{'x' * 3000}", timeout=30), 404, "not_found")
     error_of(buyer.get(stack.api + "/orders", params={"cursor": "eyJpZCI6eyJTIjoieCJ9fQ"}, timeout=30), 400,
-             "invalid_input")
+             "invalid_cursor")
     for method in ("PUT", "DELETE"):
         answer = staff.request(method, missing, json={"status": "COMPLETED"}, timeout=30)
         error_of(answer, 405, "method_not_allowed")

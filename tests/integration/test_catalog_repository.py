@@ -241,6 +241,31 @@ def test_bulk_upload_writes_in_full_transactions(repo):
     assert requests.count(*WRITE_OPERATIONS) == 1  # only the 10 changed rows, in one transaction
 
 
+def test_a_refused_update_re_planned_as_a_create_keeps_the_transaction_within_100_items(repo, monkeypatch):
+    """100 stock-only updates fill one transaction; a product deleted before it is written turns its row
+    into a create that also updates its category: DynamoDB would refuse 101 items (it was a 500)."""
+    root = unique("Full")
+    rows = [(f"item {i:03}", 1, "5.00", root) for i in range(100)]
+    assert bulk_import.upload(csv_text(rows).encode(), "text/csv").created == 100
+    top = repo.child_named(None, root.lower())
+    victim = min(subtree([top.id])[1], key=lambda p: p.name)
+    original_write, sizes = repo.write, []
+
+    def write(writes, delta):
+        sizes.append(len(writes) + len(delta.items()))
+        if len(sizes) == 1:
+            service.delete_product(victim.id)  # deleted by staff between the read and the write
+        return original_write(writes, delta)
+
+    monkeypatch.setattr(repo, "write", write)
+    report = bulk_import.upload(csv_text([(n, 2, price, path) for n, _, price, path in rows]).encode(), "text/csv")
+    assert (report.status, report.created, report.updated, report.errors) == (201, 1, 99, {})
+    assert sizes[0] == 100 and max(sizes) <= 100
+    categories, products = subtree([top.id])
+    assert sorted(p.stock for p in products) == [2] * 100
+    assert service.average_price(top.id)["products_count"] == 100
+
+
 def test_price_snapshots(repo):
     category = service.create_category(unique("Snap"), None)
     service.create_product("P", 1000, None, 1, category.id)

@@ -267,38 +267,14 @@ def test_reading_and_listing(seed, buyer, staff_caller):
         orders.get_order(staff_caller, "x" * 5000)
 
 
-def _cursor(key: dict) -> str:
-    import base64
-    import json
-
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
-
-
-def test_cursors_only_work_for_the_list_that_gave_them(seed, buyer, staff_caller):
+def test_cursors_page_through_a_customers_orders(seed, buyer):
+    """Which list a cursor belongs to is checked by its signature at the API (tests/unit/test_pagination.py)."""
     product = seed.product(stock=10)
     for _ in range(3):
         orders.place_order(buyer, [(product, 1)])
     _, own = orders.list_orders(buyer, None, 1, None)
     assert len(orders.list_orders(buyer, None, 5, own)[0]) == 2
     assert len(orders.list_orders(buyer, "PENDING", 5, own)[0]) == 2  # same index, filtered
-    _, everyone = orders.list_orders(staff_caller, None, 1, None)
-    stranger = caller_for(f"{unique('stranger')}@ekiosk.test")
-    forged = [
-        everyone,  # the staff list's cursor, in a customer's list
-        _cursor({"id": {"S": "x"}}),
-        _cursor({"id": {"S": "x"}, "customer_id": {"S": buyer.id}, "created_at": {"N": "1"}}),
-        _cursor({"id": {"S": "x"}, "customer_id": {"S": buyer.id}, "created_at": {"S": ""}}),
-    ]
-    for cursor in forged:
-        with pytest.raises(InvalidInput):
-            orders.list_orders(buyer, None, 5, cursor)
-    with pytest.raises(InvalidInput):  # another customer's position
-        orders.list_orders(stranger, None, 5, own)
-    for cursor in (own, _cursor({"id": {"S": "x"}, "kind": {"S": "OTHER"}, "created_at": {"S": "z"}})):
-        with pytest.raises(InvalidInput):
-            orders.list_orders(staff_caller, None, 5, cursor)
-    with pytest.raises(InvalidInput):  # the all-orders cursor in the by-status list
-        orders.list_orders(staff_caller, "PENDING", 5, everyone)
 
 
 def test_order_numbers_are_unique_across_processes(emulator):

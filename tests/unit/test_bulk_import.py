@@ -254,3 +254,26 @@ def test_a_reservation_made_meanwhile_fails_only_that_row(repo):
     report = upload(csv_text([("Lamp", 5, 100, "Home"), ("Mat", 3, 5, "Home")]))
     assert (report.status, report.updated) == (207, 1)
     assert report.errors == {1: {"stock": ["must be at least 8 (reserved by pending orders)"]}}
+
+
+def test_a_batch_stays_within_100_transaction_items_when_a_refused_update_becomes_a_create(repo):
+    """100 stock-only updates (no aggregate changes: 100 items). One product is deleted before the batch is
+    written; its row is re-planned as a create, which counts in its category: 101 items unless split."""
+    rows = [(f"Item {i:03}", 1, "5.00", "Shelf") for i in range(100)]
+    assert upload(csv_text(rows)).created == 100
+    shelf = category_at(repo, "Shelf")
+    first = min((p for p in repo.products.values()), key=lambda p: p.name)
+    original_write, calls = repo.write, []
+
+    def write(writes, delta):
+        calls.append(len(writes) + len(delta.items()))
+        if len(calls) == 1:  # a staff member deletes a product between the read and the write
+            service.delete_product(first.id)
+        return original_write(writes, delta)
+
+    repo.write = write
+    report = upload(csv_text([(name, 2, price, path) for name, _, price, path in rows]))
+    assert (report.status, report.created, report.updated, report.errors) == (201, 1, 99, {})
+    assert calls[0] == 100 and all(count <= 100 for count in calls)
+    assert sorted(p.stock for p in repo.products.values()) == [2] * 100
+    assert service.average_price(shelf.id)["products_count"] == 100

@@ -179,7 +179,7 @@ def test_operation_details_come_from_the_endpoint_keywords():
                                     "schema": {"type": "string", "minLength": 1}}
     assert put["parameters"][1]["in"] == "header" and put["parameters"][1]["name"] == "Idempotency-Key"
     assert put["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ThingIn"}
-    assert set(put["responses"]) == {"200", "400", "401", "403", "404", "409", "413", "500"}
+    assert set(put["responses"]) == {"200", "400", "401", "403", "404", "409", "413", "431", "500"}
     listing = document["paths"]["/api/v1/things"]["get"]
     assert listing["parameters"] == [
         {"name": "kind", "in": "query", "required": False,
@@ -191,7 +191,7 @@ def test_operation_details_come_from_the_endpoint_keywords():
         "exclusiveMinimum": True, "minimum": 0, "title": "Score", "type": "integer"
     }
     assert document["components"]["schemas"]["ThingIn"]["additionalProperties"] is False
-    assert set(document["paths"]["/api/v1/things"]["delete"]["responses"]) == {"204", "401", "500"}
+    assert set(document["paths"]["/api/v1/things"]["delete"]["responses"]) == {"204", "400", "401", "431", "500"}
     from openapi_spec_validator import validate
 
     validate(document)
