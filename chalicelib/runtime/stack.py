@@ -99,6 +99,10 @@ class Stack:
             emulator = self.spawn("emulator", emulator_command(port, data_dir / "emulator"))
             env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
             wait_for_http(env["AWS_ENDPOINT_URL"] + "/moto-api/", STARTUP_TIMEOUT, emulator)
+        else:
+            for name in ("EKIOSK_EMULATOR_FAULTS", "EKIOSK_EMULATOR_IAM"):
+                if env.get(name):
+                    _log(f"{name} is ignored: AWS_ENDPOINT_URL points at {env['AWS_ENDPOINT_URL']}")
         subprocess.run([sys.executable, "-m", "chalicelib.runtime.bootstrap"], cwd=PROJECT_ROOT, env=env, check=True)
         port = int(env.get("PORT", "8000"))
         api = self.spawn("api", api_command("127.0.0.1", port))
