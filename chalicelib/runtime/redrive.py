@@ -4,7 +4,8 @@ Their FAILED records become PENDING again (attempts and the last error are kept)
 the Lambda) tries them once more with the usual backoff. Poison messages (unreadable, or for a
 record that does not exist) stay on the dead-letter queue. Run it after fixing what made the
 provider fail (credentials, balance, an outage); it is safe to run any number of times.
-Uses the same environment as the stack (STAGE, AWS_ENDPOINT_URL; `make run` defaults otherwise).
+Uses the same environment as the stack (STAGE, AWS_ENDPOINT_URL; `make run` defaults otherwise); with
+EKIOSK_EMULATOR_IAM=enforce it signs as the `redrive` principal, whose policy the emulator checks.
 """
 
 from __future__ import annotations
@@ -13,14 +14,18 @@ import json
 import os
 import sys
 
+from chalicelib.runtime import principals
 from chalicelib.runtime.stack import LOCAL_DEFAULTS
 
 
 def main(argv: list[str] | None = None) -> int:
     for key, value in LOCAL_DEFAULTS.items():
         os.environ.setdefault(key, value)
+    emulator = f"http://127.0.0.1:{os.environ.get('EKIOSK_EMULATOR_PORT', '4566')}"
     if os.environ.get("STAGE") == "local" and not os.environ.get("AWS_ENDPOINT_URL"):
-        os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{os.environ.get('EKIOSK_EMULATOR_PORT', '4566')}"
+        os.environ["AWS_ENDPOINT_URL"] = emulator
+    if principals.enforced() and os.environ.get("AWS_ENDPOINT_URL") == emulator:
+        os.environ.update(principals.credentials_env("redrive"))  # the embedded emulator checks its policy
 
     from chalicelib.bootstrap import services
     from chalicelib.services.notifications import redrive_dead_letters

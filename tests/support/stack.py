@@ -27,7 +27,8 @@ TEST_ENV = {
 }
 # Variables of the developer's shell that would change what the stack under test does.
 ISOLATED = ("AWS_ENDPOINT_URL", "OIDC_ISSUERS", "OIDC_AUDIENCE", "OIDC_JWKS_URL", "AT_USERNAME", "AT_API_KEY",
-            "AT_SENDER_ID", "AT_BASE_URL", "ADMIN_NOTIFICATION_EMAILS", "AWS_PROFILE")
+            "AT_SENDER_ID", "AT_BASE_URL", "ADMIN_NOTIFICATION_EMAILS", "AWS_PROFILE", "EKIOSK_EMULATOR_FAULTS",
+            "EKIOSK_EMULATOR_IAM")
 
 
 @dataclass
