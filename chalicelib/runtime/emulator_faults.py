@@ -431,6 +431,7 @@ class IndexLag:
     def __init__(self, lag_ms: int):
         self.lag = lag_ms / 1000.0
         self.writes: dict[tuple[str, Any, Any], deque[tuple[float, Any]]] = {}
+        self._since_prune = 0
 
     def _prune(self, now: float) -> None:
         horizon = now - self.lag
@@ -446,6 +447,10 @@ class IndexLag:
         if _json_of(_get(table, hash_value, range_value)) == _json_of(before):
             return  # nothing changed (a failed condition, say)
         now = time.monotonic()
+        self._since_prune += 1
+        if self._since_prune >= 1000:  # without GSI reads, forget old writes now and then
+            self._since_prune = 0
+            self._prune(now)
         key = (table.name, hash_value, range_value)
         entries = self.writes.setdefault(key, deque())
         entries.append((now, before))
