@@ -24,6 +24,11 @@ How it works:
   waits outside the lock, and wakes when another request changes state (at least every 0.25 s,
   for visibility timeouts and delays). It stops when a message arrives or the wait ends.
 * moto's TransactWriteItems is patched to cost O(items touched); see emulator_patches.
+* Faults (``--faults`` / EKIOSK_EMULATOR_FAULTS, SPEC §10) are decided per request in this middleware
+  (errors before or after moto runs; see emulator_faults) plus three small moto patches (GSI lag, empty
+  receives, duplicates). ``/_ekiosk/faults`` is answered here, never by moto. With ``--iam enforce``
+  (EKIOSK_EMULATOR_IAM) each request signed by a function's access key is checked against that
+  function's generated policy before it reaches moto (emulator_iam). Both cost O(request), not O(data).
 * With a data dir, state is loaded on start and saved atomically every ``save_interval``
   seconds (only after a change) and on stop; see emulator_state. On Linux the periodic save
   runs in a forked child (a copy-on-write snapshot, as Redis does): requests wait for the
@@ -299,6 +304,7 @@ class SerializingApp:
         if denied is not None:
             with self.lock:
                 self.faults.denied.append(denied[0])
+                del self.faults.denied[:-1000]  # the most recent 1,000 are plenty
             start_response(denied[1][0], denied[1][1])
             return [denied[1][2]]
         response = None
