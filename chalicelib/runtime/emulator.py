@@ -295,8 +295,7 @@ class SerializingApp:
             with self.lock:
                 response = _Response(*emulator_faults.handle_control(
                     self.faults, environ.get("REQUEST_METHOD", "GET"), environ["PATH_INFO"], request.body))  # fmt: skip
-            start_response(response.status, response.headers)
-            return [response.body]
+            return self._finish(start_response, response)
         call, access_key, region = emulator_faults.call_of(
             request.target, request.action, request.body, request.form, environ
         )
@@ -305,8 +304,7 @@ class SerializingApp:
             with self.lock:
                 self.faults.denied.append(denied[0])
                 del self.faults.denied[:-1000]  # the most recent 1,000 are plenty
-            start_response(denied[1][0], denied[1][1])
-            return [denied[1][2]]
+            return self._finish(start_response, _Response(*denied[1]))
         response = None
         with self.lock:
             self.faults.current = call
@@ -327,6 +325,10 @@ class SerializingApp:
             with self.lock:
                 self.faults.count(injection.fault)
                 response = _Response(*self.faults.error(call, injection, environ))
+        return self._finish(start_response, response)
+
+    @staticmethod
+    def _finish(start_response: Callable[..., Any], response: _Response) -> list[bytes]:
         headers = response.headers
         if not any(k.lower() == "content-length" for k, _ in headers):
             headers = [*headers, ("Content-Length", str(len(response.body)))]
