@@ -13,8 +13,10 @@ consumers) and .chalice/config.json (each stage's sender address). Outputs:
   `ReportBatchItemFailures` on every SQS event source (Chalice cannot set it).
 - infra/cloudformation/pod-identity-<stage>.json: the IAM role of the container variant's pods
   (EKS Pod Identity), with the same permissions as the functions.
-- .chalice/policy-<stage>.json, .chalice/policy-authorizer-<stage>.json: least-privilege IAM
-  policies of the Lambda functions (config.json sets autogen_policy false).
+- .chalice/policy-<stage>.json (the API), .chalice/policy-<function>-<stage>.json: least-privilege IAM
+  policies of each Lambda function (config.json sets autogen_policy false and names each file);
+  infra/iam/policy-redrive-<stage>.json: what an operator running `make redrive` needs.
+  FUNCTION_POLICIES is also what the local emulator enforces with EKIOSK_EMULATOR_IAM=enforce.
 - localstack/ready.d/10-ekiosk-resources.sh: the same tables and queues in LocalStack.
 """
 
@@ -97,16 +99,6 @@ DYNAMODB_ITEM_ACTIONS = [
     "dynamodb:Scan",
     "dynamodb:UpdateItem",
 ]
-SQS_ACTIONS = [
-    "sqs:ChangeMessageVisibility",
-    "sqs:DeleteMessage",
-    "sqs:GetQueueAttributes",
-    "sqs:GetQueueUrl",
-    "sqs:ReceiveMessage",
-    "sqs:SendMessage",
-]
-
-
 def _policy_arn(service: str, resource: str) -> str:
     """Policy files hold plain strings: names are exact, region and account are the deployment's."""
     return f"arn:aws:{service}:*:*:{resource}"
@@ -126,58 +118,171 @@ def _log_statement(stage: str, arn=_policy_arn) -> dict:
     }
 
 
-def app_statements(stage: str, arn=_policy_arn) -> list[dict]:
-    """What the app's code does on AWS: its tables, its queue, email from its sender."""
+def _tables(stage: str, names: list[str] | None = None) -> list[str]:
+    """``table/<name>`` of the named tables (default: every table of the models)."""
     from chalicelib.adapters.dynamodb.tables import TABLE_MODELS
-    from chalicelib.resources import NOTIFICATIONS_QUEUE
 
     settings = settings_for(stage)
-    tables = [f"table/{settings.table_name(name)}" for name in sorted(TABLE_MODELS)]
+    for name in names or []:
+        assert name in TABLE_MODELS, f"no table {name!r} in the models"
+    return [f"table/{settings.table_name(name)}" for name in sorted(names or TABLE_MODELS)]
+
+
+def _tables_statement(sid: str, stage: str, arn, names: list[str] | None = None) -> dict:
+    tables = _tables(stage, names)
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": DYNAMODB_ITEM_ACTIONS,
+        "Resource": [arn("dynamodb", t) for t in tables] + [arn("dynamodb", t + "/index/*") for t in tables],
+    }
+
+
+def _queue_statement(sid: str, stage: str, arn, queue: str, actions: list[str]) -> dict:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": sorted(actions),
+        "Resource": [arn("sqs", settings_for(stage).queue_name(queue))],
+    }
+
+
+def _email_statement(stage: str, arn) -> dict:
+    sender = sender_email(stage)
+    return {
+        "Sid": "EmailFromTheSender",
+        "Effect": "Allow",
+        "Action": ["ses:SendEmail", "ses:SendRawEmail"],
+        "Resource": [arn("ses", f"identity/{sender}"), arn("ses", f"identity/{sender.rpartition('@')[2]}")],
+        "Condition": {"StringEquals": {"ses:FromAddress": sender}},
+    }
+
+
+# Each function's permissions (SPEC §9: least privilege per function). One source for the Chalice
+# policy files, the pod role and the local emulator's IAM enforcement (EKIOSK_EMULATOR_IAM=enforce).
+
+
+def api_statements(stage: str, arn=_policy_arn) -> list[dict]:
+    """The API: its tables, and enqueueing notifications. No email, no receiving/deleting/re-timing."""
+    from chalicelib.resources import NOTIFICATIONS_QUEUE
+
     return [
-        {
-            "Sid": "OwnTables",
-            "Effect": "Allow",
-            "Action": DYNAMODB_ITEM_ACTIONS,
-            "Resource": [arn("dynamodb", t) for t in tables] + [arn("dynamodb", t + "/index/*") for t in tables],
-        },
-        {
-            "Sid": "NotificationsQueue",
-            "Effect": "Allow",
-            "Action": SQS_ACTIONS,
-            "Resource": [arn("sqs", settings.queue_name(NOTIFICATIONS_QUEUE.name))],
-        },
-        {
-            "Sid": "EmailFromTheSender",
-            "Effect": "Allow",
-            "Action": ["ses:SendEmail", "ses:SendRawEmail"],
-            "Resource": [arn("ses", "identity/*")],
-            "Condition": {"StringEquals": {"ses:FromAddress": sender_email(stage)}},
-        },
+        _tables_statement("OwnTables", stage, arn),
+        _queue_statement("EnqueueNotifications", stage, arn, NOTIFICATIONS_QUEUE.name,
+                         ["sqs:GetQueueUrl", "sqs:SendMessage"]),  # fmt: skip
     ]
 
 
+def authorizer_statements(stage: str, arn=_policy_arn) -> list[dict]:
+    """The authorizer validates tokens and signs first-time subjects in: the customers table only."""
+    return [
+        {
+            "Sid": "SignCustomersIn",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "Resource": [arn("dynamodb", t) for t in _tables(stage, ["customers"])],
+        }
+    ]
+
+
+def notifier_statements(stage: str, arn=_policy_arn) -> list[dict]:
+    """The SQS consumer: its records, its queue (receive, delete, re-time), poison messages to the
+    dead-letter queue, email from the stage's sender."""
+    from chalicelib.resources import NOTIFICATIONS_DLQ, NOTIFICATIONS_QUEUE
+
+    return [
+        _tables_statement("NotificationRecords", stage, arn, ["notifications"]),
+        _queue_statement("ConsumeNotifications", stage, arn, NOTIFICATIONS_QUEUE.name, [
+            "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
+            "sqs:ReceiveMessage",
+        ]),  # fmt: skip
+        _queue_statement("DeadLetterPoison", stage, arn, NOTIFICATIONS_DLQ.name,
+                         ["sqs:GetQueueUrl", "sqs:SendMessage"]),  # fmt: skip
+        _email_statement(stage, arn),
+    ]
+
+
+def sweeper_statements(stage: str, arn=_policy_arn) -> list[dict]:
+    """The notification sweeper (every minute): stale PENDING records, enqueued again."""
+    from chalicelib.resources import NOTIFICATIONS_QUEUE
+
+    return [
+        _tables_statement("NotificationRecords", stage, arn, ["notifications"]),
+        _queue_statement("EnqueueNotifications", stage, arn, NOTIFICATIONS_QUEUE.name,
+                         ["sqs:GetQueueUrl", "sqs:SendMessage"]),  # fmt: skip
+    ]
+
+
+def price_snapshot_statements(stage: str, arn=_policy_arn) -> list[dict]:
+    """The hourly price analysis: reads products, writes snapshots next to the categories."""
+    return [_tables_statement("CatalogTables", stage, arn, ["categories", "products"])]
+
+
+def redrive_statements(stage: str, arn=_policy_arn) -> list[dict]:
+    """`make redrive` (an operator, not a Lambda): dead letters back to the queue, records to PENDING."""
+    from chalicelib.resources import NOTIFICATIONS_DLQ, NOTIFICATIONS_QUEUE
+
+    return [
+        _tables_statement("NotificationRecords", stage, arn, ["notifications"]),
+        _queue_statement("TakeDeadLetters", stage, arn, NOTIFICATIONS_DLQ.name, [
+            "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage",
+        ]),  # fmt: skip
+        _queue_statement("EnqueueNotifications", stage, arn, NOTIFICATIONS_QUEUE.name,
+                         ["sqs:GetQueueUrl", "sqs:SendMessage"]),  # fmt: skip
+    ]
+
+
+@dataclass(frozen=True)
+class FunctionPolicy:
+    name: str  # the principal (the local stack's access keys and the emulator's IAM use it)
+    lambda_name: str | None  # its key in .chalice/config.json lambda_functions; None: not a Lambda
+    path: str  # the generated policy file, relative to the project root ({stage} filled in)
+    statements: object  # (stage, arn) -> list of statements
+
+
+FUNCTION_POLICIES = (
+    FunctionPolicy("api", "api_handler", ".chalice/policy-{stage}.json", api_statements),
+    FunctionPolicy("authorizer", AUTHORIZER_FUNCTION, ".chalice/policy-authorizer-{stage}.json", authorizer_statements),
+    FunctionPolicy("notifier", "send_notifications", ".chalice/policy-notifier-{stage}.json", notifier_statements),
+    FunctionPolicy("sweeper", "sweep_notifications", ".chalice/policy-sweeper-{stage}.json", sweeper_statements),
+    FunctionPolicy(
+        "price_snapshot", "snapshot_category_prices", ".chalice/policy-price-snapshot-{stage}.json",
+        price_snapshot_statements,
+    ),  # fmt: skip
+    # The hold-expiry job (every minute) gets its slot here: a `hold_expiry_statements` function (orders and
+    # products tables, say) and FunctionPolicy("hold_expiry", "<its @schedule name>",
+    # ".chalice/policy-hold-expiry-{stage}.json", hold_expiry_statements), plus its lambda_functions entry.
+    FunctionPolicy("redrive", None, "infra/iam/policy-redrive-{stage}.json", redrive_statements),
+)
+# The local worker stands for these functions (the SQS consumer and the scheduled jobs it runs).
+WORKER_FUNCTIONS = ("notifier", "sweeper", "price_snapshot")
+
+
+def function_policy(name: str, stage: str) -> dict:
+    """The IAM policy document of one function (plain ARNs with `*` region and account)."""
+    function = next(f for f in FUNCTION_POLICIES if f.name == name)
+    statements = list(function.statements(stage))  # type: ignore[operator]
+    if function.lambda_name is not None:
+        statements.insert(0, _log_statement(stage))
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
 def app_policy(stage: str) -> dict:
-    return {"Version": "2012-10-17", "Statement": [_log_statement(stage), *app_statements(stage)]}
+    return function_policy("api", stage)
 
 
 def authorizer_policy(stage: str) -> dict:
-    """The authorizer validates tokens and signs first-time subjects in: the customers table only."""
-    from chalicelib.adapters.dynamodb.tables import TABLE_MODELS
+    return function_policy("authorizer", stage)
 
-    assert "customers" in TABLE_MODELS, "the authorizer signs customers in"
-    table = f"table/{settings_for(stage).table_name('customers')}"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            _log_statement(stage),
-            {
-                "Sid": "SignCustomersIn",
-                "Effect": "Allow",
-                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-                "Resource": [_policy_arn("dynamodb", table)],
-            },
-        ],
-    }
+
+def pod_statements(stage: str, arn=_cfn_arn) -> list[dict]:
+    """The container variant's pods run the API and the worker (the consumer and its jobs)."""
+    statements = []
+    for name in ("api", *WORKER_FUNCTIONS):
+        function = next(f for f in FUNCTION_POLICIES if f.name == name)
+        for statement in function.statements(stage, arn):  # type: ignore[operator]
+            statements.append({**statement, "Sid": camel(name) + statement["Sid"]})
+    return statements
 
 
 # --- the Chalice app ------------------------------------------------------------------------------
@@ -511,7 +616,7 @@ def pod_identity_template(stage: str) -> dict:
                     "Policies": [
                         {
                             "PolicyName": f"{APP_NAME}-{stage}-app",
-                            "PolicyDocument": {"Version": "2012-10-17", "Statement": app_statements(stage, _cfn_arn)},
+                            "PolicyDocument": {"Version": "2012-10-17", "Statement": pod_statements(stage)},
                         }
                     ],
                     "Tags": _tags(stage),
@@ -610,8 +715,8 @@ def rendered_files() -> dict[Path, str]:
     for stage in DEPLOY_STAGES:
         files[ROOT / "infra" / "cloudformation" / f"merge-{stage}.json"] = _json(merge_template(stage))
         files[ROOT / "infra" / "cloudformation" / f"pod-identity-{stage}.json"] = _json(pod_identity_template(stage))
-        files[ROOT / ".chalice" / f"policy-{stage}.json"] = _json(app_policy(stage))
-        files[ROOT / ".chalice" / f"policy-authorizer-{stage}.json"] = _json(authorizer_policy(stage))
+        for function in FUNCTION_POLICIES:
+            files[ROOT / function.path.format(stage=stage)] = _json(function_policy(function.name, stage))
     files[ROOT / "localstack" / "ready.d" / "10-ekiosk-resources.sh"] = localstack_script()
     return files
 

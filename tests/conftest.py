@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tests.support.emulator import EmulatorProcess
-from tests.support.stack import STAFF_EMAIL, TEST_ENV, launch, stop
+from tests.support.stack import STAFF_EMAIL, TEST_ENV, iam_denials, launch, stop
 
 # Unit tests must never reach AWS: no credentials, no endpoint unless a fixture sets one.
 os.environ.update({k: v for k, v in TEST_ENV.items() if k.startswith("AWS_")})
@@ -50,7 +50,9 @@ def stack(tmp_path_factory):
     """The real local stack (emulator, API under gunicorn, worker), shared by the e2e tests."""
     running = launch(tmp_path_factory.mktemp("stack") / "data")
     yield running
+    denied = iam_denials(running)
     stop(running)
+    assert denied == [], "a process of the stack did something its function's IAM policy does not allow"
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from functools import cache
 
 from chalicelib.adapters import aws
@@ -70,25 +69,16 @@ def classify_client_error(error: Exception) -> Exception:
 
 
 class SesEmailSender:
-    def __init__(self, settings: Settings, *, tuning: DeliveryTuning | None = None, verify_locally: bool = True):
+    def __init__(self, settings: Settings, *, tuning: DeliveryTuning | None = None):
         self._settings = settings
         self._tuning = tuning or DeliveryTuning.from_env(os.environ)
-        # The emulator (like an SES sandbox) only sends from verified identities; a local stack verifies
-        # DEFAULT_FROM_EMAIL itself. On AWS the identity is part of infra/.
-        self._verify = verify_locally and settings.is_local and settings.aws_endpoint_url is not None
-        self._verified = False
-        self._lock = threading.Lock()
+        # The emulator (like an SES sandbox) only sends from verified identities: the sender identity is
+        # part of infra/ on AWS and of the bootstrap locally (the notifier's policy may only send email).
 
     @property
     def client(self):
         return _ses_client(self._settings.region, self._settings.aws_endpoint_url,
                            self._tuning.connect_timeout, self._tuning.provider_timeout)
-
-    def _verify_sender(self) -> None:
-        with self._lock:
-            if not self._verified:
-                self.client.verify_email_identity(EmailAddress=self._settings.default_from_email)
-                self._verified = True
 
     def send(self, recipient: str, message: str) -> Receipt:
         """`recipient`: one address or several, comma-separated (ADMIN_NOTIFICATION_EMAILS)."""
@@ -98,8 +88,6 @@ class SesEmailSender:
         if not to:
             raise PermanentDeliveryError("no email recipient")
         try:
-            if self._verify:
-                self._verify_sender()
             answer = self.client.send_email(
                 Source=self._settings.default_from_email,
                 Destination={"ToAddresses": to},

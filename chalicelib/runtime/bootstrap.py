@@ -1,4 +1,4 @@
-"""Creates the stage's tables and queues if they are missing (safe to run any number of times)."""
+"""Creates the stage's tables, queues and email sender identity if missing (safe to run any number of times)."""
 
 from __future__ import annotations
 
@@ -50,10 +50,18 @@ def ensure_queues(settings: Settings) -> dict[str, str]:
     return urls
 
 
+def ensure_sender(settings: Settings) -> None:
+    """The SES identity email is sent from, on an emulator (infra/ creates it on AWS, the hook in LocalStack)."""
+    if settings.aws_endpoint_url is None:
+        return  # real SES would mail a verification link: the identity is infra/'s
+    client("ses", settings).verify_email_identity(EmailAddress=settings.default_from_email)
+
+
 def bootstrap(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     ensure_tables(settings)
     ensure_queues(settings)
+    ensure_sender(settings)
 
 
 if __name__ == "__main__":

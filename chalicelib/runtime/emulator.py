@@ -24,6 +24,11 @@ How it works:
   waits outside the lock, and wakes when another request changes state (at least every 0.25 s,
   for visibility timeouts and delays). It stops when a message arrives or the wait ends.
 * moto's TransactWriteItems is patched to cost O(items touched); see emulator_patches.
+* Faults (``--faults`` / EKIOSK_EMULATOR_FAULTS, SPEC §10) are decided per request in this middleware
+  (errors before or after moto runs; see emulator_faults) plus three small moto patches (GSI lag, empty
+  receives, duplicates). ``/_ekiosk/faults`` is answered here, never by moto. With ``--iam enforce``
+  (EKIOSK_EMULATOR_IAM) each request signed by a function's access key is checked against that
+  function's generated policy before it reaches moto (emulator_iam). Both cost O(request), not O(data).
 * With a data dir, state is loaded on start and saved atomically every ``save_interval``
   seconds (only after a change) and on stop; see emulator_state. On Linux the periodic save
   runs in a forked child (a copy-on-write snapshot, as Redis does): requests wait for the
@@ -54,7 +59,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from moto.backends import get_backend
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from chalicelib.runtime import emulator_patches, emulator_state
+from chalicelib.runtime import emulator_faults, emulator_patches, emulator_state
 
 try:  # fcntl is POSIX-only; without it two emulators could share a data dir.
     import fcntl
@@ -239,8 +244,11 @@ class _LongPoll:
 class SerializingApp:
     """WSGI middleware: one request into moto at a time; SQS long polls wait outside."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]]):
+    def __init__(self, app: Callable[..., Iterable[bytes]], faults: emulator_faults.FaultState | None = None,
+                 iam: Any = None):
         self.app = app
+        self.faults = faults or emulator_faults.STATE
+        self.iam = iam  # an emulator_iam.Enforcer, or None: every request is allowed
         self.lock = threading.Lock()
         self.dirty = False  # set under the lock; read and cleared by the saver under the lock
         self.closed = False  # set under the lock by the final save: later requests get a 503
@@ -283,23 +291,84 @@ class SerializingApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
         request = _Request(environ)
+        if environ.get("PATH_INFO", "").startswith("/_ekiosk/"):
+            with self.lock:
+                response = _Response(*emulator_faults.handle_control(
+                    self.faults, environ.get("REQUEST_METHOD", "GET"), environ["PATH_INFO"], request.body))  # fmt: skip
+            return self._finish(start_response, response)
+        call, access_key, region = emulator_faults.call_of(
+            request.target, request.action, request.body, request.form, environ
+        )
+        denied = self.iam.check(call, access_key, region) if self.iam is not None else None
+        if denied is not None:
+            with self.lock:
+                self.faults.denied.append(denied[0])
+                del self.faults.denied[:-1000]  # the most recent 1,000 are plenty
+            return self._finish(start_response, _Response(*denied[1]))
         response = None
-        if request.action == "ReceiveMessage":
-            response = self._receive(request)
+        with self.lock:
+            self.faults.current = call
+            injection = self.faults.choose(call) if self.faults.active else None
+        if injection is not None and not injection.after_effect:
+            response = self._inject_before(request, call, injection)
+        if response is None and request.action == "ReceiveMessage":
+            response = self._receive(request, call)
         if response is None:
             with self.lock:
                 try:
+                    self.faults.current = call
                     response = self._call(request.fresh_environ())
                 finally:
                     if request.action not in READ_ONLY_ACTIONS:
                         self._changed_state()
-        start_response(response.status, response.headers)
+        if injection is not None and injection.after_effect and response.ok:
+            with self.lock:
+                self.faults.count(injection.fault)
+                response = _Response(*self.faults.error(call, injection, environ))
+        return self._finish(start_response, response)
+
+    @staticmethod
+    def _finish(start_response: Callable[..., Any], response: _Response) -> list[bytes]:
+        headers = response.headers
+        if not any(k.lower() == "content-length" for k, _ in headers):
+            headers = [*headers, ("Content-Length", str(len(response.body)))]
+        start_response(response.status, headers)
         return [response.body]
 
-    def _receive(self, request: _Request) -> _Response | None:
+    def _inject_before(self, request: _Request, call: emulator_faults.Call,
+                       injection: emulator_faults.Injection) -> _Response:
+        """A fault that answers before the request takes effect (or, for a batch, before part of it)."""
+        with self.lock:
+            self.faults.count(injection.fault)
+            split = self.faults.split_batch(call) if injection.partial else None
+            if split is None:
+                return _Response(*self.faults.error(call, injection, request.environ))
+            run, rest = split
+            body = json.dumps({**call.body, "RequestItems": run}).encode()
+            try:
+                self.faults.current = call
+                response = self._call(request.fresh_environ(body))
+            finally:
+                self._changed_state()
+        if not response.ok:
+            return response
+        document = json.loads(response.body)
+        field = "UnprocessedKeys" if call.action == "BatchGetItem" else "UnprocessedItems"
+        unprocessed = document.get(field) or {}
+        for table, entries in rest.items():
+            if call.action == "BatchGetItem":
+                unprocessed.setdefault(table, {**entries, "Keys": []})["Keys"].extend(entries["Keys"])
+            else:
+                unprocessed.setdefault(table, []).extend(entries)
+        document[field] = unprocessed
+        headers = [(k, v) for k, v in response.headers if k.lower() not in ("content-length", "x-amz-crc32")]
+        return _Response(response.status, headers, json.dumps(document).encode())
+
+    def _receive(self, request: _Request, call: emulator_faults.Call) -> _Response | None:
         poll = _LongPoll(request)
         wait: Any = poll.requested_wait()
         with self.lock:
+            self.faults.current = call
             if wait is None:
                 wait = poll.queue_default_wait()
             try:
@@ -325,6 +394,7 @@ class SerializingApp:
                 if self._stopping:
                     break
             with self.lock:
+                self.faults.current = call
                 response = self._call(poll.short_environ())
                 generation = self._generation
                 if poll.has_messages(response):
@@ -361,12 +431,18 @@ class Emulator:
         data_dir: str | os.PathLike[str] | None = None,
         save_interval: float = 5.0,
         patch_transactions: bool = True,
+        faults: str | None = None,
+        iam: str | None = None,
     ):
         self.host = host
         self.port = port
         self.data_dir = os.fspath(data_dir) if data_dir is not None else None
         self.save_interval = save_interval
         self.patch_transactions = patch_transactions
+        self.faults = emulator_faults.parse_faults(faults)  # ValueError on a bad setting
+        self.iam_mode = (iam or "").strip().lower()
+        if self.iam_mode not in ("", "off", "enforce"):
+            raise ValueError(f"EKIOSK_EMULATOR_IAM: {iam!r} is not 'enforce' or 'off'")
         self.url = ""
         self._app: SerializingApp | None = None
         self._server: BaseWSGIServer | None = None
@@ -391,7 +467,20 @@ class Emulator:
             emulator_patches.install()
         else:
             emulator_patches.uninstall()
-        self._app = SerializingApp(DomainDispatcherApplication(create_backend_app))
+        emulator_patches.install_faults()
+        emulator_faults.STATE.configure(self.faults)
+        emulator_faults.STATE.reset()
+        enforcer = None
+        if self.iam_mode == "enforce":
+            from chalicelib.runtime import emulator_iam
+
+            enforcer = emulator_iam.Enforcer.for_local_stack()
+        emulator_faults.STATE.iam_enforced = enforcer is not None
+        if emulator_faults.STATE.active or self.faults:
+            _log(emulator_faults.STATE.describe())
+        if enforcer is not None:
+            _log(f"IAM enforced: {enforcer.describe()}")
+        self._app = SerializingApp(DomainDispatcherApplication(create_backend_app), emulator_faults.STATE, enforcer)
         if self.data_dir is not None:
             self._lock_data_dir()
         try:
@@ -567,6 +656,18 @@ class Emulator:
             self._dir_lock = None
 
 
+def _valid_settings(args: argparse.Namespace) -> bool:
+    try:
+        emulator_faults.parse_faults(args.faults)
+    except ValueError as exc:
+        _log(f"EKIOSK_EMULATOR_FAULTS: {exc}")
+        return False
+    if args.iam.strip().lower() not in ("", "off", "enforce"):
+        _log(f"EKIOSK_EMULATOR_IAM: {args.iam!r} is not 'enforce' or 'off'")
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m chalicelib.runtime.emulator",
@@ -579,6 +680,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-transaction-patch", action="store_true",
         help="use moto's own TransactWriteItems (copies whole tables; for comparison)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--faults", default=os.environ.get("EKIOSK_EMULATOR_FAULTS", ""),
+        help="fault injection, e.g. 'aws' or 'throttle=0.1,seed=3' (default: $EKIOSK_EMULATOR_FAULTS)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--iam", default=os.environ.get("EKIOSK_EMULATOR_IAM", ""),
+        help="'enforce': check each request against its function's IAM policy (default: $EKIOSK_EMULATOR_IAM)",
     )  # fmt: skip
     args = parser.parse_args(argv)
 
@@ -596,10 +705,14 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=args.data_dir,
         save_interval=args.save_interval,
         patch_transactions=not args.no_transaction_patch,
-    )
+        faults=args.faults,
+        iam=args.iam,
+    ) if _valid_settings(args) else None
+    if emulator is None:
+        return 2
     try:
         emulator.start()
-    except (OSError, RuntimeError) as exc:
+    except (OSError, RuntimeError, ValueError) as exc:
         _log(f"cannot start: {exc}")
         return 1
     os.environ.setdefault("MOTO_PORT", str(emulator.port))

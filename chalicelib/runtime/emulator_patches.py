@@ -248,3 +248,141 @@ def uninstall() -> None:
 
 def installed() -> bool:
     return DynamoDBBackend.transact_write_items is transact_write_items
+
+
+# --- fault injection (SPEC §10) -------------------------------------------------------------------
+# The error faults (conflicts, throttling, 500s) are answered by the serializing middleware before or
+# after moto runs; these patches add the three that need moto's state: GSI reads that lag behind
+# writes, empty receives and duplicate deliveries. Each does nothing while its fault is off.
+
+from moto.dynamodb.exceptions import ResourceNotFoundException  # noqa: E402
+
+from chalicelib.runtime import emulator_faults  # noqa: E402
+
+_FAULT_HANDLER_WRITES = ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")
+_FAULT_HANDLER_READS = ("query", "scan")
+_fault_originals: dict[tuple[type, str], Any] = {}
+
+
+def _written_keys(handler: DynamoHandler, name: str) -> list[tuple[Table, Any, Any]]:
+    """(table, hash, range) of every item a write request names."""
+    body, backend = handler.body, handler.dynamodb_backend
+    named: list[tuple[str, dict[str, Any], bool]] = []  # (table, attributes, whole item?)
+    if name in ("put_item", "update_item", "delete_item"):
+        named.append((body["TableName"], body["Item"] if name == "put_item" else body["Key"], name == "put_item"))
+    elif name == "batch_write_item":
+        for table_name, requests in (body.get("RequestItems") or {}).items():
+            for request in requests:
+                if "PutRequest" in request:
+                    named.append((table_name, request["PutRequest"]["Item"], True))
+                elif "DeleteRequest" in request:
+                    named.append((table_name, request["DeleteRequest"]["Key"], False))
+    else:
+        for item in body.get("TransactItems") or []:
+            for op_type, op in item.items():
+                if op_type == "Put":
+                    named.append((op["TableName"], op["Item"], True))
+                elif op_type in ("Update", "Delete"):
+                    named.append((op["TableName"], op["Key"], False))
+    keys = []
+    for table_name, attributes, _ in named:
+        table = backend.get_table(table_name)
+        if not table.global_indexes:
+            continue  # only GSI reads lag
+        hash_value, range_value = backend.get_keys_value(table, attributes)
+        keys.append((table, hash_value, range_value))
+    return keys
+
+
+def _lagging_write(name: str, original: Any) -> Any:
+    def write(self: DynamoHandler) -> Any:
+        lag = emulator_faults.STATE.index_lag
+        if not lag.lag:
+            return original(self)
+        try:
+            tokens = [lag.before_write(*key) for key in _written_keys(self, name)]
+        except (KeyError, TypeError, ResourceNotFoundException, MockValidationException):
+            tokens = []  # moto reports the bad request itself
+        result = original(self)
+        for token in tokens:
+            lag.after_write(token)
+        return result
+
+    return write
+
+
+def _lagging_read(original: Any) -> Any:
+    def read(self: DynamoHandler) -> Any:
+        lag = emulator_faults.STATE.index_lag
+        index = self.body.get("IndexName")
+        if not lag.lag or not index:
+            return original(self)
+        try:
+            table = self.dynamodb_backend.get_table(self.body["TableName"])
+        except (KeyError, ResourceNotFoundException):
+            return original(self)
+        if index not in {i.name for i in table.global_indexes}:
+            return original(self)
+        swapped = lag.lagged_view(table)
+        if not swapped:
+            return original(self)
+        emulator_faults.STATE.count("index_lag_ms")
+        try:
+            return original(self)
+        finally:
+            lag.restore(table, swapped)
+
+    return read
+
+
+def receive_message_faulty(self: SQSBackend, queue_name: str, *args: Any, **kwargs: Any) -> list[Message]:
+    """sqs_empty_receive: a receive that would have found messages finds none (short polling's sampling)."""
+    original = _fault_originals[(SQSBackend, "receive_message")]
+    state = emulator_faults.STATE
+    if state.config.get("sqs_empty_receive") or state.script:
+        queue = self.queues.get(queue_name)
+        has_visible = queue is not None and any(m.visible and not m.delayed for m in queue._messages)
+        if has_visible and state.draw("sqs_empty_receive"):
+            state.count("sqs_empty_receive")
+            return []
+    return original(self, queue_name, *args, **kwargs)
+
+
+def delete_message_faulty(self: SQSBackend, queue_name: str, receipt_handle: str) -> None:
+    """sqs_duplicate: the message is deleted, and a copy comes back once its visibility timeout ends."""
+    original = _fault_originals[(SQSBackend, "delete_message")]
+    state = emulator_faults.STATE
+    copy_of = None
+    if state.config.get("sqs_duplicate") or state.script:
+        queue = self.queues.get(queue_name)
+        if queue is not None:
+            message = next((m for m in queue._messages if m.had_receipt_handle(receipt_handle)), None)
+            if message is not None and state.draw("sqs_duplicate"):
+                copy_of = copy.deepcopy(message)
+    original(self, queue_name, receipt_handle)
+    if copy_of is not None:
+        copy_of.receipt_handle = None
+        copy_of._old_receipt_handles = []  # the old handles stay deleted
+        self.get_queue(queue_name)._messages.append(copy_of)
+        state.count("sqs_duplicate")
+
+
+def install_faults() -> bool:
+    """Wrap moto for the state-dependent faults; returns whether it did (same moto versions as above)."""
+    if moto.__version__ not in PATCHED_MOTO_VERSIONS:
+        print(f"emulator: moto {moto.__version__}: index_lag_ms, sqs_empty_receive and sqs_duplicate are off",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return False
+    for name in ("receive_message", "delete_message"):
+        _fault_originals.setdefault((SQSBackend, name), getattr(SQSBackend, name))
+    # Wrap whatever moto's handler has now (install() may have replaced transact_write_items).
+    for name in _FAULT_HANDLER_WRITES + _FAULT_HANDLER_READS:
+        current = getattr(DynamoHandler, name)
+        if getattr(current, "_ekiosk_fault", False):
+            continue
+        wrapper = _lagging_write(name, current) if name in _FAULT_HANDLER_WRITES else _lagging_read(current)
+        wrapper._ekiosk_fault = True  # type: ignore[attr-defined]
+        setattr(DynamoHandler, name, wrapper)
+    SQSBackend.receive_message = receive_message_faulty  # type: ignore[method-assign]
+    SQSBackend.delete_message = delete_message_faulty  # type: ignore[method-assign]
+    return True

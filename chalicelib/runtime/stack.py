@@ -7,6 +7,7 @@ process it started; if one of them dies, the others are stopped too.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from chalicelib.config import PROJECT_ROOT
+from chalicelib.runtime import principals
 
 LOCAL_DEFAULTS = {
     "STAGE": "local",
@@ -72,8 +74,8 @@ class Stack:
         self.processes: list[tuple[str, subprocess.Popen]] = []
         self.stopping = False
 
-    def spawn(self, name: str, command: list[str]) -> subprocess.Popen:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.env)
+    def spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**self.env, **(env or {})})
         self.processes.append((name, process))
         _log(f"started {name} (pid {process.pid})")
         return process
@@ -94,15 +96,28 @@ class Stack:
         env = self.env
         data_dir = Path(env.get("EKIOSK_DATA_DIR") or PROJECT_ROOT / ".data")
         env["EKIOSK_DATA_DIR"] = str(data_dir)
+        enforce = not env.get("AWS_ENDPOINT_URL") and principals.enforced(env)
         if not env.get("AWS_ENDPOINT_URL"):
             port = int(env.get("EKIOSK_EMULATOR_PORT", "4566"))
             emulator = self.spawn("emulator", emulator_command(port, data_dir / "emulator"))
             env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
             wait_for_http(env["AWS_ENDPOINT_URL"] + "/moto-api/", STARTUP_TIMEOUT, emulator)
+        else:
+            for name in ("EKIOSK_EMULATOR_FAULTS", "EKIOSK_EMULATOR_IAM"):
+                if env.get(name):
+                    _log(f"{name} is ignored: AWS_ENDPOINT_URL points at {env['AWS_ENDPOINT_URL']}")
         subprocess.run([sys.executable, "-m", "chalicelib.runtime.bootstrap"], cwd=PROJECT_ROOT, env=env, check=True)
         port = int(env.get("PORT", "8000"))
-        api = self.spawn("api", api_command("127.0.0.1", port))
-        self.spawn("worker", worker_command())
+        # With IAM enforced, each process signs as the function it stands for (the bootstrap above is admin).
+        api_env = principals.credentials_env("api") if enforce else None
+        worker_env = None
+        if enforce:
+            jobs = {name: [principals.access_key(name), principals.secret_key(name)]
+                    for name in set(principals.JOB_PRINCIPALS.values())}  # fmt: skip
+            worker_env = principals.credentials_env("notifier")
+            worker_env[principals.JOB_CREDENTIALS_VARIABLE] = json.dumps(jobs)
+        api = self.spawn("api", api_command("127.0.0.1", port), api_env)
+        self.spawn("worker", worker_command(), worker_env)
         wait_for_http(f"http://127.0.0.1:{port}/api/v1/health", STARTUP_TIMEOUT, api)
         _log(f"ekiosk is ready on http://127.0.0.1:{port}/api/v1 (AWS endpoint {env['AWS_ENDPOINT_URL']})")
 

@@ -23,6 +23,7 @@ from chalicelib.adapters.aws import client
 from chalicelib.config import get_settings
 from chalicelib.observability import correlation
 from chalicelib.resources import NOTIFICATIONS_QUEUE
+from chalicelib.runtime import principals
 
 logger = logging.getLogger("ekiosk.worker")
 POLL_SECONDS = 2  # short enough that a stop request is honoured quickly
@@ -100,7 +101,7 @@ class Worker:
                 period = tuning().sweep_interval
             if now - last_run.get(job, float("-inf")) >= period:
                 last_run[job] = now
-                with correlation():
+                with correlation(), principals.acting_as(principals.JOB_PRINCIPALS.get(job)):
                     try:
                         resolve(job)()
                     except Exception:
@@ -137,6 +138,7 @@ def main() -> None:
     from chalicelib.observability import configure_logging
 
     configure_logging()
+    principals.install_job_credentials()  # with EKIOSK_EMULATOR_IAM=enforce: each job signs as its function
     services()  # binds the table models to the stage
     worker = Worker()
 

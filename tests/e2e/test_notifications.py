@@ -22,7 +22,7 @@ from chalicelib.domain.notifications import NotificationDraft
 from tests.support.fake_africastalking import FakeAfricasTalking
 from tests.support.notifications import wait_until
 from tests.support.orders import Seeder, customer_session, next_phone, unique
-from tests.support.stack import ROOT, STAFF_EMAIL, launch, stop
+from tests.support.stack import ROOT, STAFF_EMAIL, iam_denials, launch, stop
 
 FIELDS = ["id", "order_id", "event", "channel", "recipient", "message", "status", "attempts",
           "provider_message_id", "error", "created_at", "sent_at"]
@@ -41,7 +41,9 @@ def at_stack(fake, tmp_path_factory):
     running = launch(tmp_path_factory.mktemp("notify-stack") / "data", AT_USERNAME="sandbox", AT_API_KEY="k",
                      AT_BASE_URL=fake.url, AT_SENDER_ID="EKIOSK", **FAST)
     yield running
+    denied = iam_denials(running)
     stop(running)
+    assert denied == [], "a process of the stack did something its function's IAM policy does not allow"
 
 
 @pytest.fixture(scope="module")

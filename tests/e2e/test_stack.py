@@ -69,3 +69,15 @@ def test_bootstrap_is_idempotent_and_a_second_stack_reuses_a_running_emulator(tm
         assert _listening(int(emulator.url.rsplit(":", 1)[1]))  # not ours to stop
     finally:
         emulator.stop()
+
+
+def test_the_stack_starts_under_the_aws_fault_profile_with_iam_enforced(tmp_path):
+    stack = launch(tmp_path / "data", EKIOSK_EMULATOR_FAULTS="aws,seed=11")
+    try:
+        assert requests.get(stack.api + "/health", timeout=5).status_code == 200
+        document = requests.get(f"http://127.0.0.1:{stack.emulator_port}/_ekiosk/faults", timeout=5).json()
+        assert document["config"]["seed"] == 11 and document["config"]["index_lag_ms"] == 500
+        assert document["iam"] == {"enforced": True, "denied": []}
+        assert "(seed 11)" in stack.log()
+    finally:
+        assert stop(stack) == 0

@@ -76,13 +76,24 @@ def test_packaged_sqs_consumers_report_batch_item_failures_within_the_visibility
 @pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
 def test_packaged_functions_run_with_the_generated_policies(packaged, stage):
     _, template = packaged[stage]
-    app_policy = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
-    authorizer_policy = json.loads((ROOT / ".chalice" / f"policy-authorizer-{stage}.json").read_text())
+    from chalice.utils import to_cfn_resource_name
+
+    from infra.generate import FUNCTION_POLICIES
+
+    def resource_name(lambda_name: str) -> str:  # as `chalice package` names the function
+        return "APIHandler" if lambda_name == "api_handler" else to_cfn_resource_name(lambda_name)
+
+    expected = {
+        resource_name(f.lambda_name): json.loads((ROOT / f.path.format(stage=stage)).read_text())
+        for f in FUNCTION_POLICIES
+        if f.lambda_name
+    }
     roles = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::IAM::Role"}
+    assert set(_functions(template)) == set(expected)
     for name, function in _functions(template).items():
         role = roles[function["Properties"]["Role"]["Fn::GetAtt"][0]]
         documents = [p["PolicyDocument"] for p in role["Properties"]["Policies"]]
-        assert documents == [authorizer_policy if name == "Bearer" else app_policy], name
+        assert documents == [expected[name]], name
         assert role["Properties"].get("ManagedPolicyArns", []) == [], name
         variables = function["Properties"]["Environment"]["Variables"]
         assert variables["STAGE"] == stage

@@ -24,6 +24,8 @@ TEST_ENV = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "ADMIN_EMAILS": STAFF_EMAIL,
     "LOG_LEVEL": "WARNING",
+    # Every process signs as its function and the emulator enforces the generated IAM policies (SPEC §9).
+    "EKIOSK_EMULATOR_IAM": "enforce",
 }
 # For unit tests that trust the development issuer in-process (SPEC §3 wants an emulator endpoint): a
 # local address nothing listens on, so an accidental AWS call fails at once instead of reaching AWS.
@@ -31,7 +33,8 @@ UNREACHABLE_ENDPOINT = "http://127.0.0.1:9"
 LOCAL_DEV_ENV = {"STAGE": "local", "AWS_ENDPOINT_URL": UNREACHABLE_ENDPOINT}
 # Variables of the developer's shell that would change what the stack under test does.
 ISOLATED = ("AWS_ENDPOINT_URL", "OIDC_ISSUERS", "OIDC_AUDIENCE", "OIDC_JWKS_URL", "AT_USERNAME", "AT_API_KEY",
-            "AT_SENDER_ID", "AT_BASE_URL", "ADMIN_NOTIFICATION_EMAILS", "AWS_PROFILE")
+            "AT_SENDER_ID", "AT_BASE_URL", "ADMIN_NOTIFICATION_EMAILS", "AWS_PROFILE", "EKIOSK_EMULATOR_FAULTS",
+            "EKIOSK_EMULATOR_IAM")
 
 
 @dataclass
@@ -107,6 +110,12 @@ def launch(data_dir: Path, api_port: int | None = None, emulator_port: int | Non
         time.sleep(0.2)
     stop(stack)
     raise RuntimeError(f"the stack did not become healthy:\n{stack.log()}")
+
+
+def iam_denials(stack: RunningStack) -> list[dict]:
+    """What the emulator's IAM enforcement refused so far (GET /_ekiosk/faults): a stack keeps this empty."""
+    document = requests.get(f"http://127.0.0.1:{stack.emulator_port}/_ekiosk/faults", timeout=10).json()
+    return document["iam"]["denied"]
 
 
 def stop(stack: RunningStack, timeout: float = 20) -> int:

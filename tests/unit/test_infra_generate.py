@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 
 import pytest
 
@@ -92,8 +93,10 @@ def test_ses_identity_is_the_stages_sender(stage):
     sender = config["stages"][stage]["environment_variables"]["DEFAULT_FROM_EMAIL"]
     identities = resources_of(merge(stage), "AWS::SES::EmailIdentity")
     assert [i["Properties"]["EmailIdentity"] for i in identities.values()] == [sender]
-    statement = next(s for s in policy(f"policy-{stage}.json")["Statement"] if s["Sid"] == "EmailFromTheSender")
+    notifier = policy(f"policy-notifier-{stage}.json")
+    statement = next(s for s in notifier["Statement"] if s["Sid"] == "EmailFromTheSender")
     assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": sender}}
+    assert statement["Resource"][0] == f"arn:aws:ses:*:*:identity/{sender}"
 
 
 def test_gateway_responses_use_the_error_envelope_of_the_local_adapter():
@@ -136,10 +139,27 @@ def _statements(document: dict) -> list[dict]:
     return document["Statement"]
 
 
+def _generated(path: str) -> dict:
+    return json.loads((ROOT / path).read_text())
+
+
+def _actions_on(document: dict, fragment: str) -> set[str]:
+    """Every action the document allows on a resource whose ARN ends with ``fragment``."""
+    return {
+        action
+        for statement in document["Statement"]
+        for resource in statement["Resource"]
+        if resource.endswith(fragment)
+        for action in statement["Action"]
+    }
+
+
 @pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
-def test_function_policy_is_least_privilege(stage):
+@pytest.mark.parametrize("function", [f.name for f in generate.FUNCTION_POLICIES])
+def test_every_function_policy_is_least_privilege(stage, function):
     other = next(s for s in DEPLOY_STAGES if s != stage)
-    document = policy(f"policy-{stage}.json")
+    spec = next(f for f in generate.FUNCTION_POLICIES if f.name == function)
+    document = _generated(spec.path.format(stage=stage))
     for statement in _statements(document):
         assert statement["Effect"] == "Allow"
         for action in statement["Action"]:
@@ -148,10 +168,52 @@ def test_function_policy_is_least_privilege(stage):
         for resource in statement["Resource"]:
             assert resource != "*" and f"ekiosk-{other}-" not in resource, resource
     text = json.dumps(document)
+    assert "dynamodb:DeleteTable" not in text and "dynamodb:CreateTable" not in text
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_the_api_cannot_send_email_or_take_messages_off_a_queue(stage):
+    document = policy(f"policy-{stage}.json")
+    text = json.dumps(document)
     for table in model_tables(stage):
         assert f"table/{table}\"" in text and f"table/{table}/index/*" in text
-    assert f"ekiosk-{stage}-notifications-dlq" not in text  # only operators redrive
-    assert "dynamodb:DeleteTable" not in text and "dynamodb:CreateTable" not in text
+    assert f"ekiosk-{stage}-notifications-dlq" not in text  # only the consumer and operators touch it
+    assert "ses:" not in text
+    assert _actions_on(document, f":ekiosk-{stage}-notifications") == {"sqs:GetQueueUrl", "sqs:SendMessage"}
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_the_notifier_consumes_its_queue_and_dead_letters_poison(stage):
+    document = policy(f"policy-notifier-{stage}.json")
+    assert _actions_on(document, f":ekiosk-{stage}-notifications") == {
+        "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
+        "sqs:ReceiveMessage",
+    }  # fmt: skip
+    assert _actions_on(document, f":ekiosk-{stage}-notifications-dlq") == {"sqs:GetQueueUrl", "sqs:SendMessage"}
+    assert _actions_on(document, f"table/ekiosk-{stage}-notifications") >= {"dynamodb:UpdateItem"}
+    assert not _actions_on(document, f"table/ekiosk-{stage}-orders")  # its records carry what it sends
+
+
+@pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
+def test_the_redrive_operator_moves_dead_letters_back(stage):
+    document = _generated(f"infra/iam/policy-redrive-{stage}.json")
+    assert _actions_on(document, f":ekiosk-{stage}-notifications-dlq") >= {"sqs:ReceiveMessage", "sqs:DeleteMessage"}
+    assert _actions_on(document, f":ekiosk-{stage}-notifications") == {"sqs:GetQueueUrl", "sqs:SendMessage"}
+
+
+def test_every_lambda_policy_names_a_function_of_the_app():
+    from chalice.app import ScheduledEventConfig, SQSEventConfig
+
+    sys.path.insert(0, str(ROOT))
+    try:
+        from app import app
+    finally:
+        sys.path.remove(str(ROOT))
+    names = {"api_handler", generate.AUTHORIZER_FUNCTION} | {
+        source.name for source in app.event_sources if isinstance(source, (ScheduledEventConfig, SQSEventConfig))
+    }
+    lambdas = {f.lambda_name for f in generate.FUNCTION_POLICIES if f.lambda_name}
+    assert lambdas == names, "every Lambda of the app has its own policy, and no policy is for a missing one"
 
 
 @pytest.mark.parametrize("stage", sorted(DEPLOY_STAGES))
@@ -173,11 +235,13 @@ def test_chalice_config_uses_the_generated_policies_and_no_plain_secrets(stage):
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
     assert config["autogen_policy"] is False
     assert config["iam_policy_file"] == f"policy-{stage}.json"
-    authorizer = config["lambda_functions"][generate.AUTHORIZER_FUNCTION]
-    assert {k: v for k, v in authorizer.items() if k != "reserved_concurrency"} == {
-        "autogen_policy": False,
-        "iam_policy_file": f"policy-authorizer-{stage}.json",
-    }
+    for function in generate.FUNCTION_POLICIES:
+        if function.lambda_name and function.lambda_name != "api_handler":
+            entry = config["lambda_functions"][function.lambda_name]
+            assert {k: v for k, v in entry.items() if k != "reserved_concurrency"} == {
+                "autogen_policy": False,
+                "iam_policy_file": function.path.format(stage=stage).removeprefix(".chalice/"),
+            }
     text = json.dumps(config)
     for secret in ("OIDC_CLIENT_SECRET", "AT_API_KEY"):  # read at run time from their own secrets (SPEC §9)
         assert f'"{secret}"' not in text and f":{secret}}}}}" not in text
@@ -187,8 +251,13 @@ def test_pod_identity_role_has_the_functions_permissions_for_its_own_account():
     template = json.loads((ROOT / "infra" / "cloudformation" / "pod-identity-prod.json").read_text())
     role = template["Resources"]["PodRole"]["Properties"]
     statements = role["Policies"][0]["PolicyDocument"]["Statement"]
-    functions = [s for s in policy("policy-prod.json")["Statement"] if s["Sid"] != "WriteOwnLogs"]
-    assert [(s["Sid"], s["Action"]) for s in statements] == [(s["Sid"], s["Action"]) for s in functions]
+    functions = [
+        (generate.camel(name) + s["Sid"], s["Action"])
+        for name in ("api", *generate.WORKER_FUNCTIONS)
+        for s in generate.function_policy(name, "prod")["Statement"]
+        if s["Sid"] != "WriteOwnLogs"
+    ]
+    assert [(s["Sid"], s["Action"]) for s in statements] == functions
     for statement in statements:
         for resource in statement["Resource"]:
             assert "${AWS::AccountId}" in resource["Fn::Sub"]
