@@ -218,6 +218,19 @@ def price_snapshot_statements(stage: str, arn=_policy_arn) -> list[dict]:
     return [_tables_statement("CatalogTables", stage, arn, ["categories", "products"])]
 
 
+def hold_expiry_statements(stage: str, arn=_policy_arn) -> list[dict]:
+    """The order hold expiry (every minute): finds expired PENDING orders and cancels each as staff would
+    (order, its products' reservations, the customer's pending counters, the cancellation SMS record), then
+    enqueues that notification."""
+    from chalicelib.resources import NOTIFICATIONS_QUEUE
+
+    return [
+        _tables_statement("CancelExpiredOrders", stage, arn, ["orders", "products", "customers", "notifications"]),
+        _queue_statement("EnqueueNotifications", stage, arn, NOTIFICATIONS_QUEUE.name,
+                         ["sqs:GetQueueUrl", "sqs:SendMessage"]),  # fmt: skip
+    ]
+
+
 def redrive_statements(stage: str, arn=_policy_arn) -> list[dict]:
     """`make redrive` (an operator, not a Lambda): dead letters back to the queue, records to PENDING."""
     from chalicelib.resources import NOTIFICATIONS_DLQ, NOTIFICATIONS_QUEUE
@@ -249,13 +262,13 @@ FUNCTION_POLICIES = (
         "price_snapshot", "snapshot_category_prices", ".chalice/policy-price-snapshot-{stage}.json",
         price_snapshot_statements,
     ),  # fmt: skip
-    # The hold-expiry job (every minute) gets its slot here: a `hold_expiry_statements` function (orders and
-    # products tables, say) and FunctionPolicy("hold_expiry", "<its @schedule name>",
-    # ".chalice/policy-hold-expiry-{stage}.json", hold_expiry_statements), plus its lambda_functions entry.
+    FunctionPolicy(
+        "hold_expiry", "expire_order_holds", ".chalice/policy-hold-expiry-{stage}.json", hold_expiry_statements,
+    ),  # fmt: skip
     FunctionPolicy("redrive", None, "infra/iam/policy-redrive-{stage}.json", redrive_statements),
 )
 # The local worker stands for these functions (the SQS consumer and the scheduled jobs it runs).
-WORKER_FUNCTIONS = ("notifier", "sweeper", "price_snapshot")
+WORKER_FUNCTIONS = ("notifier", "sweeper", "price_snapshot", "hold_expiry")
 
 
 def function_policy(name: str, stage: str) -> dict:

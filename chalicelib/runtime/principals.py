@@ -3,7 +3,7 @@
 On AWS each function runs with its own role (infra/generate.py FUNCTION_POLICIES). Locally `make run`
 gives each process the access key of the function it stands for: the API server (which also runs the
 authorizer, whose permissions are a subset of the API's) signs as ``api``, the worker as ``notifier``,
-and the worker's periodic jobs each as their own function (``sweeper``, ``price_snapshot``), through
+and the worker's periodic jobs each as their own function (``sweeper``, ``price_snapshot``, ``hold_expiry``), through
 ``acting_as`` around the job. `make redrive` signs as ``redrive``. The emulator maps the access key id
 back to the function and evaluates that function's policy. Any other key (the bootstrap, tests'
 clients, the AWS CLI with ``testing``) is the admin principal: allowed everything.
@@ -27,6 +27,7 @@ JOB_CREDENTIALS_VARIABLE = "EKIOSK_JOB_CREDENTIALS"  # {"principal": ["key id", 
 JOB_PRINCIPALS = {
     "chalicelib.services.notifications:sweep_pending": "sweeper",
     "chalicelib.services.price_history:snapshot_all": "price_snapshot",
+    "chalicelib.services.orders:expire_holds": "hold_expiry",
 }
 
 
