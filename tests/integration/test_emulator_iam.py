@@ -186,7 +186,8 @@ def test_signed_as_the_api_the_worker_would_be_refused(emu, tmp_path):
 
 
 def test_the_workers_jobs_each_sign_as_their_own_function(emu, tmp_path):
-    jobs = {name: [principals.access_key(name), principals.secret_key(name)] for name in ("sweeper", "price_snapshot")}
+    jobs = {name: [principals.access_key(name), principals.secret_key(name)]
+            for name in set(principals.JOB_PRINCIPALS.values())}
     code = """
 from chalicelib.bootstrap import services
 from chalicelib.runtime import principals
@@ -204,7 +205,7 @@ except Exception as error:
     result = _run(code, emu, tmp_path, **principals.credentials_env("notifier"),
                   EKIOSK_JOB_CREDENTIALS=json.dumps(jobs))  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "periodic job" not in result.stderr, result.stderr  # both jobs ran without a refusal
+    assert "periodic job" not in result.stderr, result.stderr  # every job ran without a refusal
     assert result.stdout.strip()  # the sweep signed as price_snapshot was refused
     assert {(d["principal"], d["action"].split(":")[0]) for d in denied(emu)} == {("price_snapshot", "dynamodb")}
 
