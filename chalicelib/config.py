@@ -20,6 +20,7 @@ OIDC_VARIABLES = ("OIDC_ISSUERS", "OIDC_AUDIENCE", "OIDC_JWKS_URL", "OIDC_CLIENT
 # environments carry only these ARNs. A plain OIDC_CLIENT_SECRET / AT_API_KEY wins over them.
 OIDC_CLIENT_SECRET_ARN = "OIDC_CLIENT_SECRET_ARN"
 AT_API_KEY_SECRET_ARN = "AT_API_KEY_SECRET_ARN"
+CURSOR_SIGNING_KEY_SECRET_ARN = "CURSOR_SIGNING_KEY_SECRET_ARN"
 GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
 LOCAL_STAGE = "local"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +72,7 @@ class Settings:
     # SPEC §3's rule, decided from the environment in load_settings (see dev_issuer_allowed).
     dev_issuer_allowed: bool = False
     cursor_signing_key: str | None = None
+    cursor_signing_key_secret_arn: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -93,8 +95,9 @@ class Settings:
 
     @property
     def cursor_key(self) -> bytes:
-        """The HMAC key of list cursors (api/pagination.py): CURSOR_SIGNING_KEY, else derived from the stage
-        and the deployment's secrets (OIDC_CLIENT_SECRET, AT_API_KEY). With none of them set (a local stack)
+        """The HMAC key of list cursors without a secret to read (adapters/secrets.cursor_key reads
+        CURSOR_SIGNING_KEY_SECRET_ARN first, as on AWS): CURSOR_SIGNING_KEY, else derived from the stage and
+        the plain secrets (OIDC_CLIENT_SECRET, AT_API_KEY; a container). With none of them set (a local stack)
         that is a fixed development key: fine locally, where cursors guard correctness, not secrets."""
         if self.cursor_signing_key:
             return self.cursor_signing_key.encode()
@@ -167,6 +170,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         phone_regions=_regions(env.get("PHONE_REGIONS")),
         dev_issuer_allowed=dev_issuer_allowed(env),
         cursor_signing_key=env.get("CURSOR_SIGNING_KEY") or None,
+        cursor_signing_key_secret_arn=env.get(CURSOR_SIGNING_KEY_SECRET_ARN) or None,
     )
 
 

@@ -1,7 +1,8 @@
 """Secrets read at run time from AWS Secrets Manager (SPEC §9), never from Lambda environment variables.
 
 On AWS a function's environment carries only a secret's ARN (`OIDC_CLIENT_SECRET_ARN` for the API function,
-`AT_API_KEY_SECRET_ARN` for the notification function; infra/generate.py). The value is fetched with
+`AT_API_KEY_SECRET_ARN` for the notification function, `CURSOR_SIGNING_KEY_SECRET_ARN` (a value CloudFormation
+generates) for the API function; infra/generate.py). The value is fetched with
 GetSecretValue when it is first needed (the login's token exchange; sending an SMS), kept in this process
 for `SECRET_TTL` seconds (so a rotated value is picked up within that time), and never logged.
 A plain value (`OIDC_CLIENT_SECRET`, `AT_API_KEY`) wins over the ARN: explicit values win (local stacks,
@@ -77,3 +78,10 @@ def oidc_client_secret(settings: Settings) -> str | None:
 
 def at_api_key(settings: Settings) -> str | None:
     return resolve(settings.at_api_key, settings.at_api_key_secret_arn, settings)
+
+
+def cursor_key(settings: Settings) -> bytes:
+    """The list cursors' HMAC key: CURSOR_SIGNING_KEY, else the stack's generated secret (AWS: a random value
+    CloudFormation made, never seen by anyone), else the key Settings derives (containers, local stacks)."""
+    value = resolve(settings.cursor_signing_key, settings.cursor_signing_key_secret_arn, settings)
+    return value.encode() if value else settings.cursor_key

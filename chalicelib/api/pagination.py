@@ -6,7 +6,8 @@ that position and the list's scope: the route (resource path and path parameters
 route parsed them) and the caller's id. A cursor that is forged, altered, or from another route, other
 filters or another caller fails the check and is a 400 `invalid_cursor` before the store is touched.
 
-The key is `Settings.cursor_key` (CURSOR_SIGNING_KEY, or one derived from the deployment's secrets).
+The key is `adapters/secrets.cursor_key`: CURSOR_SIGNING_KEY, or on AWS a secret CloudFormation generated
+(read at run time, cached), or one derived from the stage and plain secrets (containers, local stacks).
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ def invalid_cursor() -> InvalidInput:
 
 
 def _default_key() -> bytes:
+    from chalicelib.adapters.secrets import cursor_key
     from chalicelib.config import get_settings
 
-    return get_settings().cursor_key
+    return cursor_key(get_settings())
 
 
 def _tag(key: bytes, scope: dict, position: str) -> str:

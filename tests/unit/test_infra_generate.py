@@ -284,14 +284,20 @@ def test_each_runtime_secret_is_its_own_secret_readable_by_exactly_its_function(
     template = merge(stage)
     resources = template["Resources"]
     secrets = {s.logical_id: s for s in generate.runtime_secrets()}
-    assert {s.variable for s in secrets.values()} == {"OIDC_CLIENT_SECRET", "AT_API_KEY"}
+    assert {s.variable for s in secrets.values()} == {"OIDC_CLIENT_SECRET", "AT_API_KEY", "CURSOR_SIGNING_KEY"}
     assert {(s.function, s.arn_variable) for s in secrets.values()} == {
-        ("api_handler", "OIDC_CLIENT_SECRET_ARN"), ("send_notifications", "AT_API_KEY_SECRET_ARN")}
+        ("api_handler", "OIDC_CLIENT_SECRET_ARN"), ("send_notifications", "AT_API_KEY_SECRET_ARN"),
+        ("api_handler", "CURSOR_SIGNING_KEY_SECRET_ARN")}
     for logical_id, secret in secrets.items():
         resource = resources[logical_id]
         assert resource["Type"] == "AWS::SecretsManager::Secret"
         assert resource["Properties"]["Name"] == f"ekiosk/{stage}/{secret.name}"
-        assert not {"SecretString", "GenerateSecretString"} & set(resource["Properties"])  # no value in Git
+        assert "SecretString" not in resource["Properties"]  # no value in Git
+        if secret.generated:  # the cursor key: random, made by CloudFormation, seen by nobody
+            assert resource["Properties"]["GenerateSecretString"] == {"PasswordLength": 48,
+                                                                       "ExcludePunctuation": True}
+        else:  # set by an operator after the first deploy
+            assert "GenerateSecretString" not in resource["Properties"]
         function_id, role_id = generate.function_ids(secret.function)
         readers = [r for r in resources.values() if r.get("Type") == "AWS::IAM::Policy"
                    and logical_id in json.dumps(r["Properties"]["PolicyDocument"])]
@@ -301,7 +307,8 @@ def test_each_runtime_secret_is_its_own_secret_readable_by_exactly_its_function(
             "Sid": "Read" + logical_id, "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
             "Resource": {"Ref": logical_id}}]
         variables = resources[function_id]["Properties"]["Environment"]["Variables"]
-        assert variables == {secret.arn_variable: {"Ref": logical_id}}
+        assert variables == {s.arn_variable: {"Ref": s.logical_id} for s in secrets.values()
+                             if s.function == secret.function}
     text = json.dumps(template)
     assert "resolve:secretsmanager" not in text and "secretsmanager:*" not in text
 

@@ -135,3 +135,18 @@ def test_an_unreadable_key_is_a_transient_failure(store):
     store.fail = RuntimeError("AccessDeniedException")
     with pytest.raises(TransientDeliveryError, match="unavailable"):
         build_sms_sender(settings).send(PHONE, "Hello")
+
+
+CURSOR_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ekiosk/dev/cursor-signing-key-XyZ"
+
+
+def test_the_cursor_key_is_the_plain_value_else_the_generated_secret_else_derived(store):
+    store.values[CURSOR_ARN] = "generated-by-cloudformation"
+    plain = load_settings({"STAGE": "dev", "CURSOR_SIGNING_KEY": "plain", "CURSOR_SIGNING_KEY_SECRET_ARN": CURSOR_ARN})
+    assert secrets.cursor_key(plain) == b"plain" and store.calls == []
+    on_aws = load_settings({"STAGE": "dev", "CURSOR_SIGNING_KEY_SECRET_ARN": CURSOR_ARN})
+    assert secrets.cursor_key(on_aws) == b"generated-by-cloudformation"
+    assert secrets.cursor_key(on_aws) != load_settings({"STAGE": "dev"}).cursor_key  # not guessable from STAGE
+    assert store.calls == [CURSOR_ARN]
+    local = load_settings({"STAGE": "local"})
+    assert secrets.cursor_key(local) == local.cursor_key and store.calls == [CURSOR_ARN]
