@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 REQUIREMENTS := requirements.txt requirements-local.txt requirements-dev.txt
 
-.PHONY: install run test lint token reset bench redrive backfill-claims
+.PHONY: install run test test-realism lint token reset bench redrive backfill-claims
 .DEFAULT_GOAL := run
 
 $(STAMP): $(REQUIREMENTS)
@@ -19,9 +19,20 @@ install: $(STAMP)
 run: install
 	$(PY) -m chalicelib.runtime.stack
 
-## make test: lint, then unit, integration and end-to-end tests
+## make test: lint, then unit, integration and end-to-end tests, then the realism tier
 test: install lint
 	$(PY) -m pytest
+	@$(MAKE) --no-print-directory test-realism
+
+## make test-realism [REALISM_FAULTS=aws,seed=N]: the order, notification, catalog/bulk and race tests again,
+## on stacks whose emulator injects AWS's failures (SPEC §10) with IAM enforced; the seed is printed
+REALISM_FAULTS ?= aws
+REALISM_TESTS := tests/e2e/test_orders.py tests/e2e/test_orders_concurrency.py tests/e2e/test_orders_limits.py \
+	tests/e2e/test_notifications.py tests/e2e/test_bulk_upload.py tests/e2e/test_catalog.py tests/e2e/test_isolation.py
+# Left to the faithful run: the 10,000-row upload (a size test) and the hold-expiry timing test (50 s of waiting).
+REALISM_SKIP := not test_ten_thousand_rows and not test_orders_left_alone_are_cancelled
+test-realism: install
+	EKIOSK_TEST_FAULTS=$(REALISM_FAULTS) $(PY) -m pytest -p no:cacheprovider $(REALISM_TESTS) -k "$(REALISM_SKIP)"
 
 lint: install
 	$(PY) -m ruff check .

@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 import os
+import random
 
 import pytest
 
 from tests.support.emulator import EmulatorProcess
-from tests.support.stack import STAFF_EMAIL, TEST_ENV, iam_denials, launch, stop
+from tests.support.stack import FAULT_KINDS, STAFF_EMAIL, TEST_ENV, TEST_FAULTS, emulator_report, launch, stop
 
 # Unit tests must never reach AWS: no credentials, no endpoint unless a fixture sets one.
 os.environ.update({k: v for k, v in TEST_ENV.items() if k.startswith("AWS_")})
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
+
+# The realism tier: one seed for every stack of the run (given, or drawn here), printed so a failure replays.
+if os.environ.get(TEST_FAULTS) and "seed=" not in os.environ[TEST_FAULTS]:
+    os.environ[TEST_FAULTS] += f",seed={random.randrange(1_000_000)}"
+_realism_reports: list[dict] = []
+
+
+def pytest_report_header(config):
+    if os.environ.get(TEST_FAULTS):
+        return f"realism tier: every stack's emulator runs with EKIOSK_EMULATOR_FAULTS={os.environ[TEST_FAULTS]}"
+    return None
+
+
+def pytest_terminal_summary(terminalreporter):
+    for report in _realism_reports:
+        terminalreporter.write_line(
+            f"realism tier: faults {report['config']} injected {report['injected']}; "
+            f"IAM enforced {report['iam']['enforced']}, denied {len(report['iam']['denied'])}"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -50,9 +70,13 @@ def stack(tmp_path_factory):
     """The real local stack (emulator, API under gunicorn, worker), shared by the e2e tests."""
     running = launch(tmp_path_factory.mktemp("stack") / "data")
     yield running
-    denied = iam_denials(running)
+    report = emulator_report(running)
     stop(running)
-    assert denied == [], "a process of the stack did something its function's IAM policy does not allow"
+    assert report["iam"]["denied"] == [], "a process of the stack did something its function's IAM policy forbids"
+    if os.environ.get(TEST_FAULTS):
+        _realism_reports.append(report)
+        missed = [kind for kind in FAULT_KINDS if not report["injected"].get(kind)]
+        assert not missed, f"the realism tier never met these faults: {missed} (injected: {report['injected']})"
 
 
 @pytest.fixture

@@ -48,6 +48,9 @@ from typing import Any
 PROBABILITIES = ("transaction_conflict", "throttle", "internal_error", "sqs_empty_receive", "sqs_duplicate")
 INTEGERS = ("index_lag_ms", "seed")
 FAULT_NAMES = PROBABILITIES + ("index_lag_ms",)
+# A request carrying this header with "true" gets no error fault: the test harness seeds and inspects through
+# it (observing must not perturb); the app never sends it. Index lag still applies to its GSI reads.
+OBSERVER_HEADER = "X-Ekiosk-Observer"
 PROFILES = {
     "aws": {
         "transaction_conflict": 0.05,

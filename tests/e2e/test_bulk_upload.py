@@ -9,20 +9,22 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 from tests.support.catalog import csv_text, multipart, unique
+from tests.support.stack import eventually, settle_indexes
 
 HEADER = "name,stock,price,category"
 
 
 def upload(staff, stack, data: bytes | str, content_type: str = "text/csv", path: str = "bulk-upload", **params):
     data = data.encode() if isinstance(data, str) else data
-    return staff.post(f"{stack.api}/products/{path}", data=data, headers={"Content-Type": content_type},
-                      params=params, timeout=120)
+    answer = staff.post(f"{stack.api}/products/{path}", data=data, headers={"Content-Type": content_type},
+                        params=params, timeout=120)
+    settle_indexes()  # the tests read lists next, which may lag the upload's writes (SPEC §4)
+    return answer
 
 
 def category_id(staff, stack, *path: str) -> str:
     """The id of the category at `path` (top level first), found through the listing routes."""
-    parent = "root"
-    for name in path:
+    def named(parent: str, name: str) -> list[dict]:
         children = staff.get(f"{stack.api}/categories", params={"parent_id": parent, "limit": 100}, timeout=30)
         found = [c for c in children.json()["items"] if c["name"].casefold() == name.casefold()]
         if not found and parent == "root":  # many top-level categories: page through them
@@ -32,6 +34,11 @@ def category_id(staff, stack, *path: str) -> str:
                                                                      "cursor": cursor}, timeout=30).json()
                 found = [c for c in page["items"] if c["name"].casefold() == name.casefold()]
                 cursor = page["next_cursor"]
+        return found
+
+    parent = "root"
+    for name in path:
+        found = eventually(lambda p=parent, n=name: named(p, n), bool)  # the list may lag the upload (SPEC §4)
         assert found, f"no category {name} under {parent}"
         parent = found[0]["id"]
     return parent
@@ -108,7 +115,10 @@ def test_uploading_the_same_file_twice_is_safe(stack, staff):
     assert average(staff, stack, top)["products_count"] == 60
     renamed_case = upload(staff, stack, csv_text([("ITEM 1", 99, "11.00", f"{root.upper()}/sub1")]))
     assert renamed_case.json() == {"products_created": 0, "products_updated": 1, "errors": []}
-    (item,) = [p for p in products_of(staff, stack, top) if p["name"].casefold() == "item 1"]
+    def items_1():  # the list may show the product as it was before the upload for a moment (SPEC §4)
+        return [p for p in products_of(staff, stack, top) if p["name"].casefold() == "item 1"]
+
+    (item,) = eventually(items_1, lambda found: [(p["name"], p["stock"]) for p in found] == [("ITEM 1", 99)])
     assert (item["name"], item["stock"]) == ("ITEM 1", 99)
 
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from tests.support.catalog import unique
-from tests.support.stack import ROOT
+from tests.support.stack import ROOT, eventually, settle_indexes
 
 CUSTOMER = "catalog-shopper@ekiosk.test"
 
@@ -60,7 +60,9 @@ def test_category_crud_and_rules(stack, staff, customer):
     laptops = post_category(staff, stack, "Laptops", top["id"])
     assert (laptops["parent_id"], laptops["depth"]) == (top["id"], 1)
     assert customer.get(f"{stack.api}/categories/{laptops['id']}", timeout=30).json() == laptops
-    children = customer.get(f"{stack.api}/categories", params={"parent_id": top["id"]}, timeout=30).json()
+    children = eventually(  # the list reads an index, which may lag the write (SPEC §4)
+        lambda: customer.get(f"{stack.api}/categories", params={"parent_id": top["id"]}, timeout=30).json(),
+        lambda page: page["items"] != [])
     assert children == {"items": [laptops], "next_cursor": None}
     duplicate = staff.post(f"{stack.api}/categories", json={"name": "LAPTOPS", "parent_id": top["id"]}, timeout=30)
     assert duplicate.status_code == 409 and duplicate.json()["error"]["code"] == "duplicate_name"
@@ -193,18 +195,24 @@ def test_listing_products_by_category_descendants_and_pages(stack, staff, custom
     grandchild = post_category(staff, stack, "Grandchild", child["id"])
     own = [post_product(staff, stack, top["id"], name=f"top {i}")["id"] for i in range(3)]
     below = [post_product(staff, stack, c["id"])["id"] for c in (child, grandchild)]
-    direct = customer.get(f"{stack.api}/products", params={"category_id": top["id"]}, timeout=30).json()
+    direct = eventually(  # lists read indexes, which may lag the writes (SPEC §4)
+        lambda: customer.get(f"{stack.api}/products", params={"category_id": top["id"]}, timeout=30).json(),
+        lambda page: len(page["items"]) == len(own))
     assert sorted(p["id"] for p in direct["items"]) == sorted(own) and direct["next_cursor"] is None
-    everything, cursor = [], None
-    while True:
-        params = {"category_id": top["id"], "include_descendants": "true", "limit": 2}
-        page = customer.get(f"{stack.api}/products", params={**params, **({"cursor": cursor} if cursor else {})},
-                            timeout=30).json()
-        assert len(page["items"]) <= 2
-        everything += [p["id"] for p in page["items"]]
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
+
+    def all_pages() -> list[str]:
+        everything, cursor = [], None
+        while True:
+            params = {"category_id": top["id"], "include_descendants": "true", "limit": 2}
+            page = customer.get(f"{stack.api}/products", timeout=30,
+                                params={**params, **({"cursor": cursor} if cursor else {})}).json()
+            assert len(page["items"]) <= 2
+            everything += [p["id"] for p in page["items"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return everything
+
+    everything = eventually(all_pages, lambda found: len(found) == len(own + below))
     assert sorted(everything) == sorted(own + below)
     unknown = customer.get(f"{stack.api}/products", params={"category_id": "no-such-category"}, timeout=30)
     assert unknown.status_code == 404
@@ -221,11 +229,12 @@ def test_price_history_from_the_periodic_job(stack, staff, customer):
     before = customer.get(url, timeout=30)
     assert before.status_code == 200 and before.json()["items"] == []
     env = {**stack.env, "AWS_ENDPOINT_URL": stack.aws_endpoint}
+    settle_indexes()  # the job lists categories through an index, which may lag the write (SPEC §4)
     # What the stack's worker runs every hour (it ran once at start-up, before this category existed).
     job = "from chalicelib.services.jobs import PERIODIC_JOBS, resolve; " \
           "[resolve(j)() for _, j in PERIODIC_JOBS if j.endswith(':snapshot_all')]"
     subprocess.run([sys.executable, "-c", job], cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
-    history = customer.get(url, timeout=30).json()
+    history = eventually(lambda: customer.get(url, timeout=30).json(), lambda page: page["items"])  # may lag
     assert history["category_id"] == category["id"] and history["next_cursor"] is None
     (snapshot,) = history["items"]
     assert (snapshot["average_price"], snapshot["products_count"], snapshot["subcategory_count"]) == ("10.00", 1, 0)

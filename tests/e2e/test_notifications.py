@@ -22,7 +22,7 @@ from chalicelib.domain.notifications import NotificationDraft
 from tests.support.fake_africastalking import FakeAfricasTalking
 from tests.support.notifications import wait_until
 from tests.support.orders import Seeder, customer_session, next_phone, unique
-from tests.support.stack import ROOT, STAFF_EMAIL, iam_denials, launch, stop
+from tests.support.stack import ROOT, STAFF_EMAIL, eventually, iam_denials, launch, observed, stop
 
 FIELDS = ["id", "order_id", "event", "channel", "recipient", "message", "status", "attempts",
           "provider_message_id", "error", "created_at", "sent_at"]
@@ -198,8 +198,8 @@ def test_a_blacklisted_customer_is_recorded_failed_and_not_retried(at_stack, see
 def _sqs(stack):
     import boto3
 
-    return boto3.client("sqs", endpoint_url=stack.aws_endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return observed(boto3.client("sqs", endpoint_url=stack.aws_endpoint, region_name="us-east-1",
+                                 aws_access_key_id="testing", aws_secret_access_key="testing"))
 
 
 def _queue_url(stack, name="notifications"):
@@ -254,7 +254,7 @@ def test_an_enqueue_failing_after_the_commit_is_delivered_by_the_sweeper(at_stac
     sqs.delete_queue(QueueUrl=_queue_url(at_stack))  # SQS is unavailable when the order commits
     try:
         order = place(at_stack, seed, buyer)  # still 201: the records are committed, PENDING
-        records = records_of(at_stack, staff_session, order["id"])
+        records = eventually(lambda: records_of(at_stack, staff_session, order["id"]), bool)  # the list may lag
         assert {r["status"] for r in records.values()} == {"PENDING"}
     finally:
         ensure_queues(load_settings({"STAGE": "local", "AWS_ENDPOINT_URL": at_stack.aws_endpoint}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.orders import Seeder, customer_session, unique
+from tests.support.stack import eventually
 
 
 @pytest.fixture(scope="module")
@@ -92,15 +93,17 @@ def test_cancel_releases_and_lists_filter_by_status(stack, seed, buyer, staff):
     assert seed.product_state(product) == {"stock": 10, "reserved": 1, "available": 9}
     assert ("order_cancelled", "SMS") in {(n["event"], n["channel"]) for n in seed.notifications_of(first["id"])}
 
-    def ids(session, query):
-        return [o["id"] for o in session.get(f"{stack.api}/orders{query}", timeout=30).json()["items"]]
+    def ids(session, query, until):  # the lists read indexes, which may lag the writes (SPEC §4)
+        return eventually(
+            lambda: [o["id"] for o in session.get(f"{stack.api}/orders{query}", timeout=30).json()["items"]], until)
 
-    assert ids(buyer, "") == [second["id"], first["id"]]  # newest first
-    assert ids(buyer, "?status=pending") == [second["id"]]
-    assert ids(buyer, "?status=Cancelled") == [first["id"]]
-    assert ids(buyer, "?status=COMPLETED") == []
-    assert first["id"] in ids(staff, "?status=CANCELED&limit=100")
-    assert second["id"] in ids(staff, "?limit=100")
+    newest_first = [second["id"], first["id"]]
+    assert ids(buyer, "", lambda found: found == newest_first) == newest_first
+    assert ids(buyer, "?status=pending", lambda found: found == [second["id"]]) == [second["id"]]
+    assert ids(buyer, "?status=Cancelled", lambda found: found == [first["id"]]) == [first["id"]]
+    assert ids(buyer, "?status=COMPLETED", lambda found: found == []) == []
+    assert first["id"] in ids(staff, "?status=CANCELED&limit=100", lambda found: first["id"] in found)
+    assert second["id"] in ids(staff, "?limit=100", lambda found: second["id"] in found)
     error_of(buyer.get(stack.api + "/orders?status=SHIPPED", timeout=30), 400, "validation_error")
     error_of(buyer.get(stack.api + "/orders?limit=0", timeout=30), 400, "invalid_input")
     error_of(buyer.get(stack.api + "/orders?cursor=!!", timeout=30), 400, "invalid_cursor")

@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.notifications import wait_until
 from tests.support.orders import Seeder, customer_session, next_phone
-from tests.support.stack import STAFF_EMAIL, launch, stop
+from tests.support.stack import STAFF_EMAIL, eventually, launch, stop
 
 HOLD = 20
 LIMITS = {"max_pending_orders": 3, "max_pending_units": 20}
@@ -80,7 +80,8 @@ def test_the_fourth_order_is_refused_and_nothing_is_reserved_or_sent(limited, se
     pending_limit(place(limited, buyer, one(product), **{"Idempotency-Key": "k-2"}), 3, 3)
     assert seed.product_state(product) == {"stock": 100, "reserved": 3, "available": 97}
     assert orders_notified(seed, phone, email) == ids  # nothing for the refused ones
-    listed = buyer.get(limited.api + "/orders", timeout=30).json()["items"]
+    listed = eventually(lambda: buyer.get(limited.api + "/orders", timeout=30).json()["items"],  # may lag (SPEC §4)
+                        lambda items: {o["id"] for o in items} == ids)
     assert {o["id"] for o in listed} == ids
 
     replay = place(limited, buyer, one(product), **{"Idempotency-Key": "k-1"})  # not a new order

@@ -319,3 +319,17 @@ def test_control_plane_calls_are_never_faulted(emu):
 def test_the_launcher_refuses_a_bad_setting():
     with pytest.raises(RuntimeError, match="unknown fault"):
         EmulatorProcess(extra_args=("--faults", "nonsense=1"))
+
+
+def test_the_test_harness_marked_as_observer_is_never_faulted(emu):
+    from tests.support.stack import observed
+
+    table = new_table(emu)
+    configure(emu, "transaction_conflict=1,throttle=1,internal_error=1,seed=1")
+    watcher = observed(ddb(emu))
+    for n in range(20):  # every draw would strike an unmarked request
+        watcher.put_item(TableName=table, Item={"pk": {"S": f"seen-{n}"}})
+    assert len(watcher.scan(TableName=table)["Items"]) == 20
+    with pytest.raises(ClientError):  # the same request unmarked: faulted
+        ddb(emu).put_item(TableName=table, Item={"pk": {"S": "app"}})
+    assert sum(status(emu)["injected"].values()) == 1

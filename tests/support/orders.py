@@ -45,11 +45,13 @@ class Seeder:
     def for_endpoint(cls, endpoint_url: str, stage: str = "local") -> Seeder:
         import boto3
 
+        from tests.support.stack import observed
+
         db = boto3.client(
             "dynamodb", endpoint_url=endpoint_url, region_name="us-east-1",
             aws_access_key_id="testing", aws_secret_access_key="testing",
         )
-        return cls(db, stage)
+        return cls(observed(db), stage)
 
     @classmethod
     def for_settings(cls, settings) -> Seeder:

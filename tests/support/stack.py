@@ -31,6 +31,11 @@ TEST_ENV = {
 # local address nothing listens on, so an accidental AWS call fails at once instead of reaching AWS.
 UNREACHABLE_ENDPOINT = "http://127.0.0.1:9"
 LOCAL_DEV_ENV = {"STAGE": "local", "AWS_ENDPOINT_URL": UNREACHABLE_ENDPOINT}
+# The realism tier (`make test`'s second run): every stack the tests start runs its emulator with these
+# faults (SPEC §10), e.g. "aws"; tests/conftest.py fixes a seed for the whole run and prints it.
+TEST_FAULTS = "EKIOSK_TEST_FAULTS"
+FAULT_KINDS = ("transaction_conflict", "throttle", "internal_error", "index_lag_ms", "sqs_empty_receive",
+               "sqs_duplicate")
 # Variables of the developer's shell that would change what the stack under test does.
 ISOLATED = ("AWS_ENDPOINT_URL", "OIDC_ISSUERS", "OIDC_AUDIENCE", "OIDC_JWKS_URL", "AT_USERNAME", "AT_API_KEY",
             "AT_SENDER_ID", "AT_BASE_URL", "ADMIN_NOTIFICATION_EMAILS", "AWS_PROFILE", "EKIOSK_EMULATOR_FAULTS",
@@ -84,6 +89,8 @@ class RunningStack:
 def stack_env(data_dir: Path, api_port: int, emulator_port: int, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ISOLATED}
     env.update(TEST_ENV)
+    if os.environ.get(TEST_FAULTS):
+        env["EKIOSK_EMULATOR_FAULTS"] = os.environ[TEST_FAULTS]
     env.update(PORT=str(api_port), EKIOSK_EMULATOR_PORT=str(emulator_port), EKIOSK_DATA_DIR=str(data_dir))
     env.update(extra)
     return env
@@ -112,10 +119,51 @@ def launch(data_dir: Path, api_port: int | None = None, emulator_port: int | Non
     raise RuntimeError(f"the stack did not become healthy:\n{stack.log()}")
 
 
+# SPEC §4: a list reads an index, which may lag a write by up to a second (the realism tier's emulator: 0.5 s).
+LIST_LAG = 1.0
+
+
+def eventually(read, until, timeout: float = 3 * LIST_LAG):
+    """`read()` again until `until(value)` holds or `timeout` passes; the last value, for the caller to assert on.
+    For a list read right after a write: what the list shows may lag, and that is no bug."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if until(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+def settle_indexes() -> None:
+    """Waits out the index lag the stacks' emulators were given (nothing outside the realism tier): for a
+    test that reads lists after a burst of writes, as a client that wants to see them must (SPEC §4)."""
+    from chalicelib.runtime.emulator_faults import parse_faults
+
+    lag_ms = parse_faults(os.environ.get(TEST_FAULTS)).get("index_lag_ms", 0)
+    if lag_ms:
+        time.sleep(lag_ms / 1000 + 0.2)
+
+
+def emulator_report(stack: RunningStack) -> dict:
+    """GET /_ekiosk/faults: the faults configured and injected so far, and what IAM enforcement refused."""
+    return requests.get(f"http://127.0.0.1:{stack.emulator_port}/_ekiosk/faults", timeout=10).json()
+
+
 def iam_denials(stack: RunningStack) -> list[dict]:
-    """What the emulator's IAM enforcement refused so far (GET /_ekiosk/faults): a stack keeps this empty."""
-    document = requests.get(f"http://127.0.0.1:{stack.emulator_port}/_ekiosk/faults", timeout=10).json()
-    return document["iam"]["denied"]
+    """What the emulator's IAM enforcement refused so far: a stack keeps this empty."""
+    return emulator_report(stack)["iam"]["denied"]
+
+
+def observed(client):
+    """`client` (boto3) marked as the test harness: the emulator never answers its requests with a fault.
+    Seeding and inspecting must not perturb what the realism tier observes; the app never sends the mark."""
+    from chalicelib.runtime.emulator_faults import OBSERVER_HEADER
+
+    def mark(request, **_):
+        request.headers[OBSERVER_HEADER] = "true"
+
+    client.meta.events.register("before-sign", mark)
+    return client
 
 
 def stop(stack: RunningStack, timeout: float = 20) -> int:
