@@ -6,6 +6,7 @@ import os
 import random
 
 import pytest
+import requests
 
 from tests.support.emulator import EmulatorProcess
 from tests.support.stack import FAULT_KINDS, STAFF_EMAIL, TEST_ENV, TEST_FAULTS, emulator_report, launch, stop
@@ -19,6 +20,13 @@ os.environ.pop("AWS_PROFILE", None)
 if os.environ.get(TEST_FAULTS) and "seed=" not in os.environ[TEST_FAULTS]:
     os.environ[TEST_FAULTS] += f",seed={random.randrange(1_000_000)}"
 _realism_reports: list[dict] = []
+SURE_FAULTS = [
+    {"service": "dynamodb", "operation": "TransactWriteItems", "fault": "transaction_conflict"},
+    {"service": "dynamodb", "fault": "throttle"},
+    {"service": "dynamodb", "operation": "TransactWriteItems", "fault": "internal_error", "after_effect": True},
+    {"service": "sqs", "operation": "ReceiveMessage", "fault": "sqs_empty_receive"},
+    {"service": "sqs", "operation": "DeleteMessageBatch", "fault": "sqs_duplicate"},
+]
 
 
 def pytest_report_header(config):
@@ -69,6 +77,9 @@ def emulator(tmp_path_factory):
 def stack(tmp_path_factory):
     """The real local stack (emulator, API under gunicorn, worker), shared by the e2e tests."""
     running = launch(tmp_path_factory.mktemp("stack") / "data")
+    if os.environ.get(TEST_FAULTS):
+        # Each kind strikes at least once whatever the draws (the rare ones could miss a short run by chance).
+        requests.post(f"{running.aws_endpoint}/_ekiosk/faults/script", timeout=10, json={"faults": SURE_FAULTS})
     yield running
     report = emulator_report(running)
     stop(running)
