@@ -2,10 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
+
+
+@contextlib.contextmanager
+def local_application(data_dir: Path):
+    """The app under the WSGI adapter as a local stack serves it in-process: the development issuer trusted
+    (SPEC §3 wants STAGE=local and an emulator endpoint), settings and verifier rebuilt, undone after."""
+    import pytest
+
+    from chalicelib.auth.tokens import get_verifier
+    from chalicelib.config import get_settings
+    from tests.support.stack import LOCAL_DEV_ENV
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv("EKIOSK_DATA_DIR", str(data_dir))
+    for name, value in LOCAL_DEV_ENV.items():
+        patch.setenv(name, value)
+    get_settings.cache_clear()
+    get_verifier.cache_clear()
+    from app import app
+    from chalicelib.runtime.wsgi import ChaliceWSGI
+
+    try:
+        yield ChaliceWSGI(app)
+    finally:
+        patch.undo()
+        get_settings.cache_clear()
+        get_verifier.cache_clear()
 
 
 @dataclass

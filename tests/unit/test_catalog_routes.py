@@ -7,7 +7,7 @@ from werkzeug.test import Client
 
 from chalicelib.auth import dev_issuer
 from tests.support.catalog import csv_text, memory_catalog, multipart
-from tests.support.stack import LOCAL_DEV_ENV
+from tests.support.identity import local_application
 
 STAFF = "staff@ekiosk.test"
 CUSTOMER = "shopper@example.com"
@@ -15,22 +15,8 @@ CUSTOMER = "shopper@example.com"
 
 @pytest.fixture(scope="module")
 def app_client(tmp_path_factory):
-    patch = pytest.MonkeyPatch()
-    patch.setenv("EKIOSK_DATA_DIR", str(tmp_path_factory.mktemp("data")))
-    for name, value in LOCAL_DEV_ENV.items():
-        patch.setenv(name, value)
-    from chalicelib.auth.tokens import get_verifier
-    from chalicelib.config import get_settings
-
-    get_settings.cache_clear()
-    get_verifier.cache_clear()
-    from app import app
-    from chalicelib.runtime.wsgi import ChaliceWSGI
-
-    yield Client(ChaliceWSGI(app))
-    patch.undo()
-    get_settings.cache_clear()
-    get_verifier.cache_clear()
+    with local_application(tmp_path_factory.mktemp("data")) as application:
+        yield Client(application)
 
 
 @pytest.fixture

@@ -5,28 +5,14 @@ from werkzeug.test import Client
 
 from chalicelib.auth import dev_issuer
 from chalicelib.config import load_settings
+from tests.support.identity import local_application
 from tests.support.stack import LOCAL_DEV_ENV
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    patch = pytest.MonkeyPatch()
-    patch.setenv("EKIOSK_DATA_DIR", str(tmp_path_factory.mktemp("data")))
-    for name, value in LOCAL_DEV_ENV.items():
-        patch.setenv(name, value)
-    from chalicelib.config import get_settings
-
-    get_settings.cache_clear()
-    from chalicelib.auth.tokens import get_verifier
-
-    get_verifier.cache_clear()
-    from app import app
-    from chalicelib.runtime.wsgi import ChaliceWSGI
-
-    yield Client(ChaliceWSGI(app))
-    patch.undo()
-    get_settings.cache_clear()
-    get_verifier.cache_clear()
+    with local_application(tmp_path_factory.mktemp("data")) as application:
+        yield Client(application)
 
 
 def test_health_is_public(client):

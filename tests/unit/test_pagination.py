@@ -10,7 +10,7 @@ from chalicelib.auth import dev_issuer
 from chalicelib.config import load_settings
 from chalicelib.domain.errors import InvalidInput
 from tests.support.catalog import memory_catalog
-from tests.support.stack import LOCAL_DEV_ENV
+from tests.support.identity import local_application
 
 STAFF = "staff@ekiosk.test"
 CUSTOMER = "pager@example.com"
@@ -53,22 +53,8 @@ def test_the_key_comes_from_settings():
 
 @pytest.fixture(scope="module")
 def app_client(tmp_path_factory):
-    patch = pytest.MonkeyPatch()
-    patch.setenv("EKIOSK_DATA_DIR", str(tmp_path_factory.mktemp("data")))
-    for name, value in LOCAL_DEV_ENV.items():  # the development issuer is trusted only on a local stack
-        patch.setenv(name, value)
-    from chalicelib.auth.tokens import get_verifier
-    from chalicelib.config import get_settings
-
-    get_settings.cache_clear()
-    get_verifier.cache_clear()
-    from app import app
-    from chalicelib.runtime.wsgi import ChaliceWSGI
-
-    yield Client(ChaliceWSGI(app))
-    patch.undo()
-    get_settings.cache_clear()
-    get_verifier.cache_clear()
+    with local_application(tmp_path_factory.mktemp("data")) as application:
+        yield Client(application)
 
 
 @pytest.fixture
