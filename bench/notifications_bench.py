@@ -44,6 +44,7 @@ import argparse
 import collections
 import contextlib
 import json
+import logging
 import os
 import platform
 import queue as queue_module
@@ -112,7 +113,9 @@ def run_mode(name: str, batch: int, concurrency: int, in_flight: int, count: int
     before = len(fake.log()["delivered"])
     poll_errors: collections.Counter[str] = collections.Counter()
     faulty = hostile is not None and name != "warm-up"  # the warm-up runs without faults and drain
+    warnings = LogCapture()
     if faulty:
+        warnings.install()
         hostile.control.configure(hostile.configuration.faults)
         faults_before = hostile.control.status()
     counter.clear()
@@ -136,6 +139,11 @@ def run_mode(name: str, batch: int, concurrency: int, in_flight: int, count: int
     else:
         received = [0]
         lock = threading.Lock()
+        # Under faults, short polls as in the faithful run, but 50 ms of rest after an empty receive: while a
+        # retried message waits out its backoff the queue is empty, and a busy loop would only load the
+        # emulator (and draw more faults). Not long polls: the emulator answers an injected empty receive
+        # only when the wait time is over (1 s here), which AWS's long polling would not.
+        empty_pause = 0.05 if faulty else 0.0
 
         def step() -> bool:
             try:
@@ -147,12 +155,18 @@ def run_mode(name: str, batch: int, concurrency: int, in_flight: int, count: int
                     poll_errors[f"{type(error).__name__}: {str(error)[:160]}"] += 1
                 time.sleep(1)
                 got = 0
+            if got == 0 and empty_pause:
+                time.sleep(empty_pause)
             with lock:
                 received[0] += got
                 enough = received[0] >= count
-            return not enough or len(fake.log()["delivered"]) - before < count
+            more = not enough or len(fake.log()["delivered"]) - before < count
+            if not more and not finished:
+                finished.append(time.perf_counter())  # not the join: another poller may be in a long poll
+            return more
 
     failures: list[BaseException] = []
+    finished: list[float] = []  # when a poller saw the last SMS delivered
 
     def loop() -> None:
         try:
@@ -169,7 +183,7 @@ def run_mode(name: str, batch: int, concurrency: int, in_flight: int, count: int
         thread.join()
     if failures:
         raise failures[0]
-    elapsed = time.perf_counter() - started
+    elapsed = (finished[0] if finished else time.perf_counter()) - started
     consumed = {k: v for k, v in counter.items() if not k.startswith("dynamodb:")}
     dynamodb = {k.split(":", 1)[1]: v for k, v in counter.items() if k.startswith("dynamodb:")}
 
@@ -180,7 +194,8 @@ def run_mode(name: str, batch: int, concurrency: int, in_flight: int, count: int
         hostile.control.configure("")
         with hostile.acting("admin"):
             statuses = collections.Counter(repo.get(d.id).status for d in drafts)
-        extra = {"drain_s": drained, "poll_errors": dict(poll_errors),
+        warnings.remove()
+        extra = {"drain_s": drained, "poll_errors": dict(poll_errors), "warnings": warnings.report(),
                  "injected": injected_between(faults_before, faults_after)}
     else:
         statuses = collections.Counter(repo.get(d.id).status for d in drafts)
@@ -229,6 +244,27 @@ def drain(worker, repo, drafts, hostile, poll_errors, limit: float = 60) -> floa
             poll_errors[f"{type(error).__name__}: {str(error)[:160]}"] += 1
             time.sleep(1)
     return round(time.perf_counter() - began, 1)
+
+
+class LogCapture(logging.Handler):
+    """The app's WARNING and ERROR lines during a run under faults (transient failures it retried)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname} {record.name}: {record.getMessage()}"[:300])
+
+    def install(self) -> None:
+        logging.getLogger("ekiosk").addHandler(self)
+
+    def remove(self) -> None:
+        logging.getLogger("ekiosk").removeHandler(self)
+
+    def report(self) -> dict:
+        return {"count": len(self.lines), "errors": sum(1 for line in self.lines if line.startswith("ERROR")),
+                "examples": self.lines[:8]}
 
 
 class Hostile:
@@ -408,7 +444,8 @@ def comparison(runs: dict) -> list[dict]:
                  if "aws" in runs else None, "note": "the worker logs them and polls again"})
     rows.append({"figure": "IAM denials (must be none)", "faithful": 0,
                  "aws": len(aws.get("iam_denied", [])) if aws else None, "note": None})
-    rows.append({"figure": "fault seed", "faithful": None, "aws": aws.get("seed"), "note": None})
+    rows.append({"figure": "fault seed", "faithful": None, "aws": str(aws.get("seed")) if aws else None,
+                 "note": None})
     rows.append({"figure": "faults injected", "faithful": "none",
                  "aws": _ops(aws.get("injected", {})) if aws else None,
                  "note": "GET /_ekiosk/faults at the end of the run (setup ran with faults off)"})
@@ -478,8 +515,11 @@ def main() -> int:
             print(f"\nfaults: seed {f['seed']}; injected {_ops(f['injected'])}; IAM denials {len(f['iam_denied'])}"
                   + "".join(f"\n    {json.dumps(d)}" for d in f["iam_denied"][:10]))
             for r in results:
-                if r.get("poll_errors"):
-                    print(f"    {r['mode']}: poll errors {r['poll_errors']}")
+                print(f"    {r['mode']}: {r['seconds']} s to deliver, drain {r['drain_s']} s, injected "
+                      f"{_ops(r['injected'])}; app warnings {r['warnings']['count']} "
+                      f"(errors {r['warnings']['errors']}); poll errors {r['poll_errors'] or 0}")
+                for line in r["warnings"]["examples"][:3]:
+                    print(f"        {line}")
     rows = comparison(runs)
     if len(runs) > 1:
         print("\n| notifications | faithful | aws + IAM enforced |\n|---|---:|---:|")

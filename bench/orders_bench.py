@@ -455,7 +455,7 @@ def comparison_rows(runs: dict) -> list[dict]:
         rowc("order notifications exactly once", lambda h: h["notifications"]["exactly_once"],
              "every order answered 201 has its SMS and email record SENT; each SMS in the sink once"),
         rowc("IAM denials (must be none)", lambda h: len(h["emulator"]["iam_denied"])),
-        rowc("fault seed", lambda h: h["emulator"]["seed"]),
+        rowc("fault seed", lambda h: None if h["emulator"]["seed"] is None else str(h["emulator"]["seed"])),
         rowc("faults injected", lambda h: _ops(h["emulator"]["injected"]) or "none",
              "GET /_ekiosk/faults at the end (warm-up, run and notification delivery)"),
     ]
