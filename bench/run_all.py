@@ -200,7 +200,7 @@ def summarize(runs: list[dict], quick: bool) -> dict:
         sources.append(entry)
     return {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": "make bench" + (" (--quick)" if quick else ""),
+        "command": "make bench" if len(sys.argv) == 1 else "bench/run_all.py " + " ".join(sys.argv[1:]),
         "machine": machine(),
         "rows": table,
         "faithful_vs_aws": side_by_side,
