@@ -1,6 +1,7 @@
 """`make bench`: run every bench/*_bench.py, then write one table of all the figures.
 
     python bench/run_all.py [--quick] [--only NAME ...] [--skip NAME ...] [--summary-only]
+                            [--faithful-only] [--seed N]
 
 Each script writes bench/results/<name>.json (name = the script's name without `_bench.py`). This one
 then writes bench/results/SUMMARY.md (markdown) and bench/results/summary.json from all of them.
@@ -9,7 +10,15 @@ A result file may carry its own rows, which are used as they are:
     "summary": [{"figure": str, "value": number|str, "unit": str, "target": str|null,
                  "meets": true|false|null, "note": str|null}, ...]
 For result files without them, the extractors below read the figures their issues named; anything
-else falls back to the file's top-level numbers. A script that fails, or leaves no fresh result, is
+else falls back to the file's top-level numbers.
+
+The throughput benches (orders, notifications: the scripts that take `--compare`) measure the faithful
+emulator and the emulator as hostile as AWS (`EKIOSK_EMULATOR_FAULTS=aws`, `EKIOSK_EMULATOR_IAM=enforce`;
+SPEC §10) in the same run; their result files carry
+    "comparison": [{"figure": str, "faithful": value, "aws": value, "note": str|null}, ...]
+which the second table shows side by side. `--faithful-only` skips the hostile runs.
+
+A script that fails, or leaves no fresh result, is
 marked in the table and makes the run exit non-zero (the other scripts still run).
 """
 
@@ -119,9 +128,15 @@ def _supports_quick(script: Path) -> bool:
     return "--quick" in script.read_text(errors="replace")
 
 
-def run(script: Path, quick: bool, timeout: float) -> dict:
+def _supports_compare(script: Path) -> bool:
+    return "--compare" in script.read_text(errors="replace")
+
+
+def run(script: Path, quick: bool, timeout: float, compare: bool = True, seed: int | None = None) -> dict:
     name = _name(script)
     command = [sys.executable, str(script)] + (["--quick"] if quick and _supports_quick(script) else [])
+    if compare and _supports_compare(script):
+        command += ["--compare"] + (["--seed", str(seed)] if seed is not None else [])
     print(f"\n=== {name}: {' '.join(Path(c).name if i < 2 else c for i, c in enumerate(command))}", flush=True)
     started = time.time()
     try:
@@ -142,6 +157,8 @@ def machine() -> dict:
 
 
 def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "**no**"
     if isinstance(value, float):
         return f"{value:,.2f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.0f}"
     if isinstance(value, int) and not isinstance(value, bool):
@@ -157,7 +174,7 @@ def summarize(runs: list[dict], quick: bool) -> dict:
     ran = {r["name"]: r for r in runs}
     names = sorted({p.stem for p in RESULTS.glob("*.json") if p.name != SUMMARY_JSON.name} | set(ran),
                    key=lambda n: (ORDER.index(n) if n in ORDER else 99, n))
-    table, sources = [], []
+    table, sources, side_by_side = [], [], []
     for name in names:
         path = RESULTS / f"{name}.json"
         status = ran.get(name)
@@ -177,12 +194,16 @@ def summarize(runs: list[dict], quick: bool) -> dict:
             entry["problem"] = problem
         for item in rows:
             table.append({"area": AREAS.get(name, name), **item})
+        for item in data.get("comparison") or []:
+            side_by_side.append({"area": AREAS.get(name, name), **{k: item.get(k) for k in
+                                                                    ("figure", "faithful", "aws", "note")}})
         sources.append(entry)
     return {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": "make bench" + (" (--quick)" if quick else ""),
+        "command": "make bench" if len(sys.argv) == 1 else "bench/run_all.py " + " ".join(sys.argv[1:]),
         "machine": machine(),
         "rows": table,
+        "faithful_vs_aws": side_by_side,
         "sources": sources,
     }
 
@@ -204,6 +225,22 @@ def markdown(summary: dict) -> str:
         note = (item.get("note") or "").replace("|", "\\|").replace("\n", " ")
         lines.append(f"| {item['area']} | {item['figure']} | {value} | {item.get('target') or '–'} | "
                      f"{_meets(item.get('meets'))} | {note} |")
+    if summary.get("faithful_vs_aws"):
+        lines += [
+            "",
+            "## Faithful emulator vs. `aws` faults + IAM enforced (SPEC §10)",
+            "",
+            "Same run, same machine: `faithful` is the emulator as `make run` starts it; `aws` is "
+            "`EKIOSK_EMULATOR_FAULTS=aws,seed=N` with `EKIOSK_EMULATOR_IAM=enforce` (each process signs as its "
+            "function).",
+            "",
+            "| area | figure | faithful | aws + IAM enforced | note |",
+            "|---|---|---:|---:|---|",
+        ]
+        for item in summary["faithful_vs_aws"]:
+            note = (item.get("note") or "").replace("|", "\\|")
+            lines.append(f"| {item['area']} | {item['figure']} | {_fmt(item['faithful'])} | {_fmt(item['aws'])} | "
+                         f"{note} |")
     lines += ["", "| result | generated | script run | status |", "|---|---|---|---|"]
     for source in summary["sources"]:
         run_info = (f"exit {source['exit']}, {source['seconds']} s" if "exit" in source else "not run this time")
@@ -219,10 +256,14 @@ def main() -> int:
     parser.add_argument("--skip", nargs="*", default=[], help="do not run these")
     parser.add_argument("--summary-only", action="store_true", help="run nothing; rebuild the table from results")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per script")
+    parser.add_argument("--faithful-only", action="store_true",
+                        help="throughput benches: skip the run with aws faults and IAM enforced")
+    parser.add_argument("--seed", type=int, default=None, help="fault seed for the aws runs (default: drawn)")
     args = parser.parse_args()
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    runs = [] if args.summary_only else [run(s, args.quick, args.timeout) for s in scripts(args.only, args.skip)]
+    runs = [] if args.summary_only else [run(s, args.quick, args.timeout, not args.faithful_only, args.seed)
+                                         for s in scripts(args.only, args.skip)]
     summary = summarize(runs, args.quick)
     SUMMARY_JSON.write_text(json.dumps(summary, indent=2) + "\n")
     text = markdown(summary)
