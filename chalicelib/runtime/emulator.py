@@ -381,11 +381,14 @@ class SerializingApp:
             if not 0 < wait <= 20:
                 return None  # a short poll, or out of range (moto answers with the error)
             deadline = time.monotonic() + wait
+            emptied = self.faults.injected["sqs_empty_receive"]
             response = self._call(poll.short_environ())
+            # An injected empty receive answers at once, as a short poll does, not after the whole wait.
+            emptied = self.faults.injected["sqs_empty_receive"] != emptied
             generation = self._generation
             if poll.has_messages(response):
                 self._changed_state()
-        while response.ok and not poll.has_messages(response):
+        while response.ok and not poll.has_messages(response) and not emptied:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
@@ -398,7 +401,9 @@ class SerializingApp:
                     break
             with self.lock:
                 self.faults.current = call
+                emptied = self.faults.injected["sqs_empty_receive"]
                 response = self._call(poll.short_environ())
+                emptied = self.faults.injected["sqs_empty_receive"] != emptied
                 generation = self._generation
                 if poll.has_messages(response):
                     self._changed_state()

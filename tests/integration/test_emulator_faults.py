@@ -333,3 +333,14 @@ def test_the_test_harness_marked_as_observer_is_never_faulted(emu):
     with pytest.raises(ClientError):  # the same request unmarked: faulted
         ddb(emu).put_item(TableName=table, Item={"pk": {"S": "app"}})
     assert sum(status(emu)["injected"].values()) == 1
+
+
+def test_an_injected_empty_receive_answers_at_once_even_when_long_polling(emu):
+    client = sqs(emu)
+    url = client.create_queue(QueueName=f"faults-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    client.send_message(QueueUrl=url, MessageBody="m")
+    script(emu, {"service": "sqs", "operation": "ReceiveMessage", "fault": "sqs_empty_receive"})
+    started = time.monotonic()
+    assert client.receive_message(QueueUrl=url, WaitTimeSeconds=5).get("Messages", []) == []
+    assert time.monotonic() - started < 2  # as a short poll answers, not after the whole wait
+    assert [m["Body"] for m in client.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]] == ["m"]
