@@ -77,8 +77,10 @@ def chalice_config() -> dict:
 
 
 def stage_environment(stage: str) -> dict[str, str]:
+    """The Chalice config's environment of `stage`; a stage it does not name (a local one) has the shared part."""
     config = chalice_config()
-    return {**config.get("environment_variables", {}), **config["stages"][stage].get("environment_variables", {})}
+    own = config["stages"].get(stage, {}).get("environment_variables", {})
+    return {**config.get("environment_variables", {}), **own}
 
 
 def sender_email(stage: str) -> str:

@@ -342,3 +342,9 @@ def test_every_function_has_reserved_concurrency_for_the_stage(stage):
     for _, event_id in generate.sqs_consumers():  # below 5, SQS polling would be throttled into the DLQ
         consumer = next(n for n in functions if generate.camel(n) + "SqsEventSource" == event_id)
         assert functions[consumer]["reserved_concurrency"] >= 5
+
+
+def test_a_stage_the_chalice_config_does_not_name_has_the_shared_environment_and_policies():
+    # e.g. a local stack started with STAGE=bench and EKIOSK_EMULATOR_IAM=enforce
+    assert generate.stage_environment("bench") == generate.chalice_config()["environment_variables"]
+    assert generate.function_policy("api", "bench")["Statement"]
