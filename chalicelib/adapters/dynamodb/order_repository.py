@@ -604,13 +604,15 @@ class InMemoryOrderRepository:
         with self._lock:
             if order.id in self.orders:
                 raise OrderExists(order.id)
+            if self._customers().get(order.customer_id) is None:  # the transaction's customer condition
+                raise NotFound("no such customer", code="customer_not_found")
             pending_orders, pending_units = self.pending.get(order.customer_id, (0, 0))
             limits.check(pending_orders, pending_units, order.units)
             missing = [pid for pid, _ in order.reservations() if pid not in self.products]
             if missing:
-                raise UnknownProducts(missing)
+                raise UnknownProducts(missing, {line.product_id: i for i, line in enumerate(order.items)})
             short = [
-                Shortage(pid, qty, self.products[pid].available)
+                Shortage(pid, qty, max(self.products[pid].available, 0))
                 for pid, qty in order.reservations()
                 if self.products[pid].available < qty
             ]
@@ -631,7 +633,9 @@ class InMemoryOrderRepository:
                 raise InvalidTransition(current.status, target)
             lines = [(pid, qty) for pid, qty in current.reservations() if pid in self.products]
             if target == COMPLETED:
-                short = [Shortage(pid, qty, self.products[pid].stock) for pid, qty in current.reservations()
+                # a deleted product has no stock left: 409 insufficient_stock, as DynamoDB's condition fails
+                short = [Shortage(pid, qty, max(self.products[pid].stock, 0) if pid in self.products else 0)
+                         for pid, qty in current.reservations()
                          if pid not in self.products or self.products[pid].stock < qty]
                 if short:
                     raise InsufficientStock(short)
