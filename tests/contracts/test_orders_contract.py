@@ -314,3 +314,63 @@ def test_list_is_newest_first_per_customer_and_status(store):
 def test_numbers_are_unique_and_increasing(store):
     numbers = [store.repo.next_number() for _ in range(3)]
     assert numbers == sorted(set(numbers)) and len(numbers) == 3
+
+
+# ---- through the use cases (idempotency lives there, on top of the port's conditional put)
+
+
+@pytest.fixture
+def use_cases(impl, store, settings):
+    """The order use cases wired to this implementation (DynamoDB: the emulator's services())."""
+    if impl == "dynamodb":
+        yield store
+        return
+    from chalicelib.adapters.queue import InMemoryNotificationQueue
+    from chalicelib.bootstrap import Services, use_services
+
+    previous = use_services(Services(settings, customers=store.customers, orders=store.repo,
+                                     queue=InMemoryNotificationQueue()))
+    try:
+        yield store
+    finally:
+        use_services(previous)
+
+
+def caller_of(store):
+    from chalicelib.api.caller import Caller
+    from chalicelib.auth.tokens import Identity
+
+    record = customer()
+    store.customers.create(record)
+    return Caller(Identity(sub=record.id, email=record.email, name=None, email_verified=True))
+
+
+def test_idempotent_replay_and_mismatch(use_cases):
+    from chalicelib.domain.orders import IdempotencyMismatch
+    from chalicelib.services import orders
+
+    store = use_cases
+    buyer_, pid = caller_of(store), store.product(stock=5)
+    key = uid("key")
+    placed, replayed = orders.place_order(buyer_, [(pid, 2)], key)
+    assert not replayed
+    again, replayed = orders.place_order(buyer_, [(pid, 2)], key)
+    assert replayed and again == placed
+    assert store.product_state(pid)["reserved"] == 2
+    with pytest.raises(IdempotencyMismatch) as raised:
+        orders.place_order(buyer_, [(pid, 3)], key)
+    same_error(raised, IdempotencyMismatch, "idempotency_mismatch")
+    assert store.repo.pending_of(buyer_.id) == (1, 2)
+
+
+def test_approving_through_the_use_case_when_a_product_was_deleted_is_409(use_cases):
+    from chalicelib.services import orders
+
+    store = use_cases
+    buyer_, pid = caller_of(store), store.product(stock=5)
+    placed, _ = orders.place_order(buyer_, [(pid, 1)])
+    store.delete_product(pid)
+    with pytest.raises(InsufficientStock) as raised:
+        orders.change_status(caller_of(store), placed, COMPLETED)
+    assert (raised.value.status, raised.value.code) == (409, "insufficient_stock")
+    assert orders.change_status(caller_of(store), placed, CANCELED).status == CANCELED
