@@ -80,3 +80,44 @@ def test_another_state_under_a_taken_key_is_a_conflict(repo):
         repo.save_login_state(LoginState(key, "nonce-2", "v", "https://x/cb", 2_000_000_000))
     same_error(raised, Conflict, "login_state_exists")
     assert repo.take_login_state(key).nonce == "nonce-1"
+
+
+# ---- through the sign-in and role use cases
+
+
+@pytest.fixture
+def use_cases(impl, repo, settings):
+    if impl == "dynamodb":  # the emulator's services(): ADMIN_EMAILS is staff@ekiosk.test there too
+        yield repo
+        return
+    from chalicelib.bootstrap import Services, use_services
+
+    previous = use_services(Services(settings, customers=repo))
+    try:
+        yield repo
+    finally:
+        use_services(previous)
+
+
+def test_sign_in_creates_then_keeps_the_email_in_sync_and_roles_apply(use_cases):
+    from chalicelib.auth.tokens import Identity
+    from chalicelib.domain.customers import CUSTOMER, ROLE_FROM_CONFIG
+    from chalicelib.services import customers as service
+
+    sub = uid("sub")
+    first = service.sign_in(Identity(sub=sub, email=f"{sub}@ekiosk.test", name="Ann", email_verified=True))
+    assert (first.role, first.email, first.phone_number) == (CUSTOMER, f"{sub}@ekiosk.test", None)
+    assert service.sign_in(Identity(sub=sub, email=f"{sub}@ekiosk.test", name="Ann", email_verified=True)) == first
+    moved = service.sign_in(Identity(sub=sub, email="staff@ekiosk.test", name="Ann", email_verified=True))
+    assert (moved.email, moved.role, moved.role_source) == ("staff@ekiosk.test", ADMIN, ROLE_FROM_CONFIG)
+    assert service.get_customer(sub) == moved
+
+    other = service.sign_in(Identity(sub=uid("sub"), email=f"{uid('e')}@ekiosk.test", name=None, email_verified=True))
+    promoted = service.set_role(other.id, ADMIN)
+    assert (promoted.role, promoted.role_source) == (ADMIN, ROLE_FROM_STAFF)
+    assert service.set_role(other.id, ADMIN) == promoted
+    profiled = service.update_profile(promoted, {"phone_number": "+254711223344"})
+    assert profiled.profile_complete and use_cases.get(other.id) == profiled
+    with pytest.raises(NotFound) as raised:
+        service.set_role(uid("sub"), ADMIN)
+    same_error(raised, NotFound, "customer_not_found")
