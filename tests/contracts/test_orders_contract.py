@@ -28,10 +28,13 @@ LIMITS = PendingLimits(max_orders=2, max_units=10)
 class FakeOrders:
     def __init__(self, settings):
         from chalicelib.adapters.dynamodb.customer_repository import InMemoryCustomerRepository
+        from chalicelib.adapters.dynamodb.notification_repository import InMemoryNotificationRepository
         from chalicelib.adapters.dynamodb.order_repository import InMemoryOrderRepository
 
         self.customers = InMemoryCustomerRepository()
-        self.repo = InMemoryOrderRepository(settings, customers=self.customers)
+        self.notifications = InMemoryNotificationRepository()
+        self.repo = InMemoryOrderRepository(settings, customers=self.customers,
+                                            notification_records=self.notifications)
 
     def product(self, stock: int, price_cents: int = 1000, reserved: int = 0) -> str:
         from chalicelib.adapters.dynamodb.order_repository import MemoryProduct
@@ -55,10 +58,12 @@ class FakeOrders:
 class DynamoOrders:
     def __init__(self, settings):
         from chalicelib.adapters.dynamodb.customer_repository import DynamoCustomerRepository
+        from chalicelib.adapters.dynamodb.notification_repository import DynamoNotificationRepository
         from chalicelib.adapters.dynamodb.order_repository import DynamoOrderRepository
         from tests.support.orders import Seeder
 
         self.customers = DynamoCustomerRepository(settings)
+        self.notifications = DynamoNotificationRepository(settings)
         self.repo = DynamoOrderRepository(settings)
         self.seeder = Seeder.for_settings(settings)
 
@@ -188,6 +193,19 @@ def test_pending_limits_count_orders_and_units(store):
         store.repo.create(third, drafts(third), LIMITS)
     assert raised.value.details["pending_orders"] == 2
     assert store.product_state(pid)["reserved"] == 9 and store.repo.pending_of(cid) == (2, 9)
+
+
+def test_placing_and_leaving_pending_record_the_notifications(store):
+    from chalicelib.domain.notifications import Notification
+
+    cid, pid = buyer(store), store.product(stock=5)
+    order = order_of(cid, (pid, 1))
+    placed = drafts(order)
+    store.repo.create(order, placed, LIMITS)
+    assert store.notifications.get(placed[0].id) == Notification.from_draft(placed[0], order.created_at)
+    approved = [NotificationDraft(order.id, "order_approved", "SMS", "+254700000001", "approved")]
+    store.repo.transition(order, COMPLETED, entry(COMPLETED), approved)
+    assert store.notifications.get(approved[0].id) == Notification.from_draft(approved[0], entry(COMPLETED).at)
 
 
 # ---- leaving PENDING

@@ -537,12 +537,15 @@ class MemoryProduct:
 class InMemoryOrderRepository:
     """Same contract as DynamoOrderRepository, on dicts, under one lock (atomic like a transaction)."""
 
-    def __init__(self, settings: Settings | None = None, customers=None):
+    def __init__(self, settings: Settings | None = None, customers=None, notification_records=None):
         self.settings = settings
         self.customers = customers  # a customer repository; defaults to services().customers
+        # Where the PENDING notification records go, as DynamoDB's transactions put them into the notifications
+        # table: a notification repository (e.g. InMemoryNotificationRepository), or None (only `notifications`).
+        self.notification_records = notification_records
         self.products: dict[str, MemoryProduct] = {}
         self.orders: dict[str, Order] = {}
-        self.notifications: dict[str, NotificationDraft] = {}
+        self.notifications: dict[str, NotificationDraft] = {}  # every draft recorded, by id
         self.pending: dict[str, tuple[int, int]] = {}  # customer id -> (pending_orders, pending_units)
         self.counter = 0
         self._lock = threading.RLock()
@@ -622,7 +625,7 @@ class InMemoryOrderRepository:
                 self.products[pid].reserved += qty
             self.pending[order.customer_id] = (pending_orders + 1, pending_units + order.units)
             self.orders[order.id] = order
-            self.notifications.update({d.id: d for d in drafts})
+            self._record(drafts, order.created_at)
 
     def transition(self, order: Order, target: str, entry: HistoryEntry, drafts: list[NotificationDraft]) -> Order:
         with self._lock:
@@ -650,6 +653,11 @@ class InMemoryOrderRepository:
                 self.pending[current.customer_id] = (pending_orders - 1, pending_units - current.units)
             updated = current.with_status(target, entry.at, entry.by)
             self.orders[order.id] = updated
-            self.notifications.update({d.id: d for d in drafts})
+            self._record(drafts, entry.at)
             return updated
+
+    def _record(self, drafts: list[NotificationDraft], now: str) -> None:
+        self.notifications.update({d.id: d for d in drafts})
+        if self.notification_records is not None:
+            self.notification_records.add(drafts, now)
 
