@@ -26,7 +26,7 @@ from chalicelib.adapters.dynamodb.customers import (
 )
 from chalicelib.adapters.dynamodb.pages import decode_cursor, encode_cursor, page
 from chalicelib.domain.customers import Customer
-from chalicelib.domain.errors import NotFound
+from chalicelib.domain.errors import Conflict, NotFound
 
 CUSTOMER_FIELDS = tuple(field.name for field in dataclasses.fields(Customer))
 CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -45,6 +45,10 @@ class LoginState:
 
 def _to_domain(record: CustomerRecord) -> Customer:
     return Customer(**{name: getattr(record, name) for name in CUSTOMER_FIELDS})
+
+
+def _login_state_exists() -> Conflict:
+    return Conflict("another login is stored under this state", code="login_state_exists")
 
 
 def _customer_not_found(customer_id: str) -> NotFound:
@@ -109,8 +113,10 @@ class DynamoCustomerRepository:
         try:
             retry.call(partial(record.save, condition=LoginStateRecord.id.does_not_exist()), "PutItem login state")
         except PutError as error:
-            if error.cause_response_code != CONDITION_FAILED or self._stored_nonce(record.id) != state.nonce:
+            if error.cause_response_code != CONDITION_FAILED:
                 raise
+            if self._stored_nonce(record.id) != state.nonce:
+                raise _login_state_exists() from None
             # our own put, repeated after a 500 that had taken effect
 
     @staticmethod
@@ -180,7 +186,9 @@ class InMemoryCustomerRepository:
 
     def save_login_state(self, state: LoginState) -> None:
         with self._lock:
-            self.login_states[state.key] = state
+            stored = self.login_states.setdefault(state.key, state)
+            if stored.nonce != state.nonce:  # the same save repeated is fine; another state is not
+                raise _login_state_exists()
 
     def take_login_state(self, key: str) -> LoginState | None:
         with self._lock:

@@ -39,9 +39,6 @@ from chalicelib.domain.notifications import (
     Receipt,
 )
 
-# What an attempt needs of a record (read for a whole batch at once).
-ATTEMPT_FIELDS = ["id", "order_id", "event", "channel", "recipient", "message", "status", "attempts", "lease_until"]
-
 # begin_attempt outcomes
 STARTED = "started"  # this caller now holds the lease and must call the provider
 FINISHED = "finished"  # SENT or FAILED already: nothing to do
@@ -55,6 +52,25 @@ def _conditional_failure(error: Exception) -> bool:
 
 def _invalid_cursor() -> InvalidInput:
     return InvalidInput("invalid cursor", details={"cursor": ["not a cursor this API gave out"]})
+
+
+# What a record shows once a write took effect: a repeat of that write (after a 500 that had taken effect)
+# fails its condition, and reports success when the record shows this (both implementations use these).
+def _sent_by(receipt: Receipt, now: str):
+    return lambda n: n.status == SENT and n.provider_message_id == receipt.message_id and n.sent_at == now
+
+
+def _failed_by(error: str, now: str):
+    return lambda n: n.status == FAILED and n.error == error and n.updated_at == now
+
+
+def _pending_since(now: str):
+    """reset_failed's and touch's own write: PENDING, last changed at `now`."""
+    return lambda n: n.status == PENDING and n.updated_at == now
+
+
+def _own_lease(lease_until: str):
+    return lambda n: n.status == PENDING and n.lease_until == lease_until
 
 
 def _started(record: NotificationRecord, now: str, lease_until: str) -> Notification:
@@ -93,7 +109,7 @@ class DynamoNotificationRepository:
         if len(ids) == 1:
             return {ids[0]: self.begin_attempt(ids[0], now, lease_until)}
         R = NotificationRecord
-        records = retry.model_batch_get(R, ids, attributes_to_get=ATTEMPT_FIELDS)
+        records = retry.model_batch_get(R, ids)  # whole records, as begin_attempt returns (same read units)
         found = {record.id: record for record in records}
         result: dict[str, tuple[str, Notification | None]] = {}
         candidates = []
@@ -223,15 +239,14 @@ class DynamoNotificationRepository:
         current = self.get(notification_id)
         if current is None:
             return MISSING, None
-        if current.status == PENDING and current.lease_until == lease_until:
+        if _own_lease(lease_until)(current):
             return STARTED, current  # our own lease: a repeat of the update after a 500 that took effect
         return (BUSY if current.status == PENDING else FINISHED), current
 
     def mark_sent(self, notification_id: str, receipt: Receipt, now: str) -> bool:
         R = NotificationRecord
         return self._write(notification_id, self._sent_actions(receipt, now), R.status == PENDING,
-                           lambda n: n.status == SENT and n.provider_message_id == receipt.message_id
-                           and n.sent_at == now)
+                           _sent_by(receipt, now))
 
     def mark_failed(self, notification_id: str, error: str, now: str) -> bool:
         R = NotificationRecord
@@ -240,7 +255,7 @@ class DynamoNotificationRepository:
             [R.status.set(FAILED), R.pending.remove(), R.lease_until.remove(), R.error.set(error),
              R.updated_at.set(now)],
             R.status == PENDING,
-            lambda n: n.status == FAILED and n.error == error and n.updated_at == now,
+            _failed_by(error, now),
         )
 
     def release(self, notification_id: str, error: str, now: str) -> bool:
@@ -256,7 +271,7 @@ class DynamoNotificationRepository:
         return self._write(
             notification_id, [R.status.set(PENDING), R.pending.set(PENDING), R.updated_at.set(now)],
             R.status == FAILED,
-            lambda n: n.status == PENDING and n.updated_at == now,
+            _pending_since(now),
         )
 
     def touch(self, notification_id: str, seen_updated_at: str, now: str) -> bool:
@@ -264,7 +279,7 @@ class DynamoNotificationRepository:
         R = NotificationRecord
         return self._write(
             notification_id, [R.updated_at.set(now)], (R.status == PENDING) & (R.updated_at == seen_updated_at),
-            lambda n: n.status == PENDING and n.updated_at == now,
+            _pending_since(now),
         )
 
     def stale_pending(self, cutoff: str, limit: int = 500) -> list[Notification]:
@@ -321,11 +336,13 @@ class InMemoryNotificationRepository:
                     created.append(draft.id)
         return created
 
-    def _change(self, notification_id: str, allowed, **changes) -> Notification | None:
+    def _change(self, notification_id: str, allowed, took_effect=None, **changes) -> Notification | None:
         with self._lock:
             record = self.records.get(notification_id)
-            if record is None or not allowed(record):
+            if record is None:
                 return None
+            if not allowed(record):
+                return self._copy(record) if took_effect is not None and took_effect(record) else None
             for name, value in changes.items():
                 setattr(record, name, value(record) if callable(value) else value)
             return self._copy(record)
@@ -341,6 +358,8 @@ class InMemoryNotificationRepository:
         current = self.get(notification_id)
         if current is None:
             return MISSING, None
+        if _own_lease(lease_until)(current):
+            return STARTED, current
         return (BUSY if current.status == PENDING else FINISHED), current
 
     def begin_attempts(self, ids: list[str], now: str, lease_until: str) -> dict[str, tuple[str, Notification | None]]:
@@ -351,13 +370,15 @@ class InMemoryNotificationRepository:
 
     def mark_sent(self, notification_id: str, receipt: Receipt, now: str) -> bool:
         return self._change(
-            notification_id, lambda r: r.status == PENDING, status=SENT, lease_until=None, error=None,
+            notification_id, lambda r: r.status == PENDING, _sent_by(receipt, now), status=SENT, lease_until=None,
+            error=None,
             provider=receipt.provider, provider_message_id=receipt.message_id, sent_at=now, updated_at=now,
         ) is not None
 
     def mark_failed(self, notification_id: str, error: str, now: str) -> bool:
         return self._change(
-            notification_id, lambda r: r.status == PENDING, status=FAILED, lease_until=None, error=error,
+            notification_id, lambda r: r.status == PENDING, _failed_by(error, now), status=FAILED, lease_until=None,
+            error=error,
             updated_at=now,
         ) is not None
 
@@ -367,11 +388,13 @@ class InMemoryNotificationRepository:
         ) is not None
 
     def reset_failed(self, notification_id: str, now: str) -> bool:
-        return self._change(notification_id, lambda r: r.status == FAILED, status=PENDING, updated_at=now) is not None
+        return self._change(notification_id, lambda r: r.status == FAILED, _pending_since(now), status=PENDING,
+                            updated_at=now) is not None
 
     def touch(self, notification_id: str, seen_updated_at: str, now: str) -> bool:
         return self._change(
-            notification_id, lambda r: r.status == PENDING and r.updated_at == seen_updated_at, updated_at=now
+            notification_id, lambda r: r.status == PENDING and r.updated_at == seen_updated_at, _pending_since(now),
+            updated_at=now,
         ) is not None
 
     def stale_pending(self, cutoff: str, limit: int = 500) -> list[Notification]:

@@ -537,12 +537,15 @@ class MemoryProduct:
 class InMemoryOrderRepository:
     """Same contract as DynamoOrderRepository, on dicts, under one lock (atomic like a transaction)."""
 
-    def __init__(self, settings: Settings | None = None, customers=None):
+    def __init__(self, settings: Settings | None = None, customers=None, notification_records=None):
         self.settings = settings
         self.customers = customers  # a customer repository; defaults to services().customers
+        # Where the PENDING notification records go, as DynamoDB's transactions put them into the notifications
+        # table: a notification repository (e.g. InMemoryNotificationRepository), or None (only `notifications`).
+        self.notification_records = notification_records
         self.products: dict[str, MemoryProduct] = {}
         self.orders: dict[str, Order] = {}
-        self.notifications: dict[str, NotificationDraft] = {}
+        self.notifications: dict[str, NotificationDraft] = {}  # every draft recorded, by id
         self.pending: dict[str, tuple[int, int]] = {}  # customer id -> (pending_orders, pending_units)
         self.counter = 0
         self._lock = threading.RLock()
@@ -604,13 +607,15 @@ class InMemoryOrderRepository:
         with self._lock:
             if order.id in self.orders:
                 raise OrderExists(order.id)
+            if self._customers().get(order.customer_id) is None:  # the transaction's customer condition
+                raise NotFound("no such customer", code="customer_not_found")
             pending_orders, pending_units = self.pending.get(order.customer_id, (0, 0))
             limits.check(pending_orders, pending_units, order.units)
             missing = [pid for pid, _ in order.reservations() if pid not in self.products]
             if missing:
-                raise UnknownProducts(missing)
+                raise UnknownProducts(missing, {line.product_id: i for i, line in enumerate(order.items)})
             short = [
-                Shortage(pid, qty, self.products[pid].available)
+                Shortage(pid, qty, max(self.products[pid].available, 0))
                 for pid, qty in order.reservations()
                 if self.products[pid].available < qty
             ]
@@ -620,7 +625,7 @@ class InMemoryOrderRepository:
                 self.products[pid].reserved += qty
             self.pending[order.customer_id] = (pending_orders + 1, pending_units + order.units)
             self.orders[order.id] = order
-            self.notifications.update({d.id: d for d in drafts})
+            self._record(drafts, order.created_at)
 
     def transition(self, order: Order, target: str, entry: HistoryEntry, drafts: list[NotificationDraft]) -> Order:
         with self._lock:
@@ -631,7 +636,9 @@ class InMemoryOrderRepository:
                 raise InvalidTransition(current.status, target)
             lines = [(pid, qty) for pid, qty in current.reservations() if pid in self.products]
             if target == COMPLETED:
-                short = [Shortage(pid, qty, self.products[pid].stock) for pid, qty in current.reservations()
+                # a deleted product has no stock left: 409 insufficient_stock, as DynamoDB's condition fails
+                short = [Shortage(pid, qty, max(self.products[pid].stock, 0) if pid in self.products else 0)
+                         for pid, qty in current.reservations()
                          if pid not in self.products or self.products[pid].stock < qty]
                 if short:
                     raise InsufficientStock(short)
@@ -646,6 +653,11 @@ class InMemoryOrderRepository:
                 self.pending[current.customer_id] = (pending_orders - 1, pending_units - current.units)
             updated = current.with_status(target, entry.at, entry.by)
             self.orders[order.id] = updated
-            self.notifications.update({d.id: d for d in drafts})
+            self._record(drafts, entry.at)
             return updated
+
+    def _record(self, drafts: list[NotificationDraft], now: str) -> None:
+        self.notifications.update({d.id: d for d in drafts})
+        if self.notification_records is not None:
+            self.notification_records.add(drafts, now)
 
