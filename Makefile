@@ -10,6 +10,8 @@ REQUIREMENTS := requirements.txt requirements-local.txt requirements-dev.txt
 
 $(STAMP): $(REQUIREMENTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# phonenumberslite replaces phonenumbers (one import name): an older venv's copy goes first
+	@$(PY) -m pip uninstall --yes --quiet phonenumbers 2>/dev/null || true
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
 

@@ -25,9 +25,9 @@ SUBJECTS = {
     "baseline": "import boto3, chalice",
     "app": "import app",
 }
-# The issue names no number; ours: the whole app may cost at most twice the bare SDK + framework import
-# (it needs chalice, pynamodb/botocore, pydantic and powertools; boto3 itself is not imported).
-TARGET_RATIO = 2.0
+# Issue 14: `import app` may cost at most 1.3x the bare SDK + framework import. app.py imports chalice,
+# powertools and our routes; pydantic, PynamoDB/botocore, jose and phonenumbers load on first use.
+TARGET_RATIO = 1.3
 
 
 def _env() -> dict:

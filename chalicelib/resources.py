@@ -7,9 +7,10 @@ init hook and the CloudFormation in infra/ are all generated from these function
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from chalicelib.adapters.dynamodb.tables import TABLE_MODELS
-from chalicelib.config import Settings
+if TYPE_CHECKING:
+    from chalicelib.config import Settings
 
 # Lambda timeout of the SQS consumer (seconds); the queue's visibility timeout must be >= 6x it.
 NOTIFIER_TIMEOUT_SECONDS = 10
@@ -38,6 +39,10 @@ QUEUES = (NOTIFICATIONS_DLQ, NOTIFICATIONS_QUEUE)  # dead-letter queues first: o
 
 def table_definition(logical_name: str, physical_name: str) -> dict:
     """CreateTable arguments (boto3 / CloudFormation shape) for one table, from its model."""
+    # Not at module level: the Lambda handlers import this module for the queue names only, and the
+    # models would load PynamoDB and botocore at cold start.
+    from chalicelib.adapters.dynamodb.tables import TABLE_MODELS
+
     schema = TABLE_MODELS[logical_name]._get_schema()
     attributes = {a["AttributeName"]: a["AttributeType"] for a in schema["attribute_definitions"]}
     indexes = []
@@ -65,4 +70,6 @@ def table_definition(logical_name: str, physical_name: str) -> dict:
 
 
 def table_definitions(settings: Settings) -> list[dict]:
+    from chalicelib.adapters.dynamodb.tables import TABLE_MODELS  # see table_definition
+
     return [table_definition(name, settings.table_name(name)) for name in sorted(TABLE_MODELS)]

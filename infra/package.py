@@ -5,7 +5,9 @@
 Runs `chalice package --merge-template infra/cloudformation/merge-<stage>.json` on a copy of the
 project in build/chalice-<stage>/ (so that Chalice's dependency cache stays under build/), after
 regenerating infra's files. Output: <out>/sam.json and <out>/deployment.zip, ready for
-`aws cloudformation package` + `aws cloudformation deploy` (README).
+`aws cloudformation package` + `aws cloudformation deploy` (README). What the zip holds is
+infra/lambda_contents.py's: the copy has no chalicelib/runtime/, and the distributions the Lambda
+runtime provides (boto3, botocore, ...) are taken out of the zip Chalice built.
 
 --no-dependencies packages the app without its requirements: the same template, offline and in a
 second; the tests use it to validate the template (a real deployment never does).
@@ -22,21 +24,20 @@ import tempfile
 from pathlib import Path
 
 from infra.generate import DEPLOY_STAGES, ROOT, write_files
+from infra.lambda_contents import copy_project_files, requirements, strip_runtime_provided
 
 BUILD = ROOT / "build"
 PROJECT_FILES = ("app.py", "requirements.txt")
 
 
 def prepare_project(project: Path, dependencies: bool = True) -> Path:
-    """A copy of what Chalice deploys (app.py, chalicelib/, .chalice/ config and policies)."""
+    """A copy of what Chalice deploys (app.py, chalicelib/ without runtime/, .chalice/ config and policies)."""
     project.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(ROOT / "app.py", project / "app.py")
+    copy_project_files(project)
     if dependencies:
         shutil.copy2(ROOT / "requirements.txt", project / "requirements.txt")
     else:
         (project / "requirements.txt").write_text("")
-    shutil.rmtree(project / "chalicelib", ignore_errors=True)
-    shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     config = project / ".chalice"
     config.mkdir(exist_ok=True)
     for source in (ROOT / ".chalice").glob("*.json"):
@@ -74,6 +75,9 @@ def package(stage: str, out: Path | None = None, dependencies: bool = True, gene
             stale.unlink()
     if result.returncode != 0:
         raise RuntimeError(f"chalice package failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+    if dependencies:
+        removed = strip_runtime_provided(out / "deployment.zip", requirements(ROOT / "requirements.txt"))
+        print(f"left out of deployment.zip (the Lambda runtime provides them): {', '.join(removed) or 'nothing'}")
     return out / "sam.json"
 
 

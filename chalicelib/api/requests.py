@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, TypeVar
 
 from chalicelib.api.request_text import check_json_text
 from chalicelib.domain.errors import InvalidInput, PayloadTooLarge
 
-Model = TypeVar("Model", bound=BaseModel)
+if TYPE_CHECKING:  # pydantic is loaded by the models passed to validate(), not by this module (cold start)
+    from pydantic import BaseModel, ValidationError
+
+Model = TypeVar("Model", bound="BaseModel")
 
 MAX_JSON_BODY = 1024 * 1024
 
@@ -44,6 +45,8 @@ def validation_details(error: ValidationError) -> dict[str, list[str]]:
 
 
 def validate(model: type[Model], data: dict) -> Model:
+    from pydantic import ValidationError  # already loaded: `model` is a pydantic model
+
     try:
         return model.model_validate(data)
     except ValidationError as error:

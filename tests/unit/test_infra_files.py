@@ -51,7 +51,7 @@ def test_container_requirements_are_pinned_as_in_requirements_local():
 
     container = pins(CONTAINER / "requirements.txt")
     local = pins(ROOT / "requirements-local.txt")
-    assert set(container) == {"boto3", "gunicorn"}
+    assert set(container) == {"boto3", "chalice", "gunicorn"}
     assert all(local[name] == version for name, version in container.items())
 
 
