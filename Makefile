@@ -38,6 +38,7 @@ test-realism: install
 
 lint: install
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 ## make token EMAIL=you@example.com: a Bearer token from the local development issuer
 token: install

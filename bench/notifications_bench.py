@@ -79,9 +79,10 @@ def run_mode(name: str, batch: int, concurrency: int, in_flight: int, count: int
     )
     from chalicelib.adapters.queue import InMemoryNotificationQueue, SqsNotificationQueue, message_body
     from chalicelib.adapters.sms import AfricasTalkingSender
+    from chalicelib.domain.clock import iso
     from chalicelib.domain.notifications import DeliveryTuning, NotificationDraft
     from chalicelib.runtime.worker import Worker
-    from chalicelib.services.notifications import _iso, _now, process_sqs_records
+    from chalicelib.services.notifications import _now, process_sqs_records
 
     os.environ["NOTIFY_CONCURRENCY"] = str(concurrency)
     tuning = DeliveryTuning.from_env(os.environ)
@@ -93,7 +94,7 @@ def run_mode(name: str, batch: int, concurrency: int, in_flight: int, count: int
     run = uuid.uuid4().hex[:8]
     drafts = [NotificationDraft(f"bench-{run}-{i}", "order_placed", "SMS", f"+2547{i:08d}", f"bench {run} {i}")
               for i in range(count)]
-    now = _iso(_now())
+    now = iso(_now())
     if hostile:
         hostile.control.configure("")
     with hostile.acting("api") if hostile else contextlib.nullcontext():  # the API writes and enqueues them

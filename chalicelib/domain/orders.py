@@ -10,9 +10,10 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, TryAgain  # noqa: F401 (TryAgain: re-exported)
 from chalicelib.domain.keys import is_valid_text
 from chalicelib.domain.money import CENT, format_cents
@@ -285,7 +286,7 @@ SYSTEM = "system"  # `by` of the history entry when the system, not staff, cance
 
 def hold_cutoff(now: datetime, hold_seconds: int) -> str:
     """Orders created before this instant (ISO, as `created_at` is stored) have held too long."""
-    return (now - timedelta(seconds=int(hold_seconds))).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso(now - timedelta(seconds=int(hold_seconds)))
 
 
 def hold_expired(order: Order, now: datetime, hold_seconds: int) -> bool:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from chalicelib.adapters.dynamodb import retry
-from chalicelib.adapters.dynamodb.base import utc_now
 from chalicelib.bootstrap import services
 from chalicelib.domain import bulk_rows
 from chalicelib.domain import catalog as rules
@@ -33,6 +32,7 @@ from chalicelib.domain.catalog import (
     UpdateProduct,
     WriteRefused,
 )
+from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import TryAgain
 
 MAX_TRANSACTION_ITEMS = 100

@@ -8,7 +8,6 @@ unique, delete only empty categories) are checked here and by the repository's c
 from __future__ import annotations
 
 from chalicelib.adapters.dynamodb import retry
-from chalicelib.adapters.dynamodb.base import utc_now
 from chalicelib.bootstrap import services
 from chalicelib.domain import catalog as rules
 from chalicelib.domain.catalog import (
@@ -27,6 +26,7 @@ from chalicelib.domain.catalog import (
     UpdateProduct,
     WriteRefused,
 )
+from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, TryAgain
 
 # Reads-then-conditional-writes are tried again (with retry.py's backoff) when a concurrent write got

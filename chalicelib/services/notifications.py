@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.adapters.queue import message_body, notification_id_of
+from chalicelib.domain.clock import iso
 from chalicelib.domain.notifications import (
     EMAIL,
     SMS,
@@ -67,10 +68,6 @@ def _services():
 
 def tuning() -> DeliveryTuning:
     return DeliveryTuning.from_env(os.environ)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # the format of adapters/dynamodb/base.utc_now
 
 
 def _now() -> datetime:
@@ -132,7 +129,7 @@ def _start(messages: list[_Message], repo, knobs: DeliveryTuning) -> list[_Messa
         return []
     now = _now()
     try:
-        states = repo.begin_attempts(ids, _iso(now), _iso(now + timedelta(seconds=knobs.lease)))
+        states = repo.begin_attempts(ids, iso(now), iso(now + timedelta(seconds=knobs.lease)))
     except Exception:  # the store is unreachable: the queue tries again later
         logger.exception("could not start %s notifications", len(ids))
         for m in pending:
@@ -170,7 +167,7 @@ def _record_sent(sent: list[_Message], repo) -> None:
     settled = False
     for attempt in range(3):
         try:
-            recorded = repo.mark_sent_many(receipts, _iso(_now()))
+            recorded = repo.mark_sent_many(receipts, iso(_now()))
             for nid in set(receipts) - recorded:  # no longer PENDING: finished elsewhere after our lease expired
                 logger.warning("notification %s changed during its attempt (lease expired?)", nid)
             settled = True
@@ -199,7 +196,7 @@ def _sender(svc, notification: Notification):
 
 def _record_failure(repo, notification: Notification, error: DeliveryError, receives: int,
                     knobs: DeliveryTuning) -> Outcome:
-    now = _iso(_now())
+    now = iso(_now())
     if not error.transient:
         repo.mark_failed(notification.id, str(error), now)
         logger.warning("notification %s failed permanently: %s", notification.id, error)
@@ -342,7 +339,7 @@ def process_sqs_records(records: list[dict], *, svc=None, settings: DeliveryTuni
 def _touched(repo, notification: Notification) -> bool:
     """One record of a sweep; a store failure skips it (the next sweep finds it again), never the run."""
     try:
-        return repo.touch(notification.id, notification.updated_at, _iso(_now()))
+        return repo.touch(notification.id, notification.updated_at, iso(_now()))
     except Exception:
         logger.warning("sweep: could not touch notification %s; next run", notification.id, exc_info=True)
         return False
@@ -354,7 +351,7 @@ def sweep_pending(*, svc=None, settings: DeliveryTuning | None = None, limit: in
     svc = svc or _services()
     knobs = settings or tuning()
     repo = svc.notifications
-    cutoff = _iso(_now() - timedelta(seconds=knobs.sweep_age))
+    cutoff = iso(_now() - timedelta(seconds=knobs.sweep_age))
     ids = [n.id for n in repo.stale_pending(cutoff, limit) if _touched(repo, n)]
     if ids:
         svc.queue.send(ids)
@@ -403,7 +400,7 @@ def redrive_dead_letters(*, svc=None, limit: int = 100_000, wait_seconds: int = 
             if notification is None:
                 counts["kept"] += 1
                 continue
-            if repo.reset_failed(notification_id, _iso(_now())):
+            if repo.reset_failed(notification_id, iso(_now())):
                 counts["reset"] += 1
             movable.append(message)
         queue.move_back(movable)

@@ -10,8 +10,8 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from chalicelib.adapters.dynamodb.base import utc_now
 from chalicelib.bootstrap import services
+from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.notifications import ORDER_PLACED, NotificationDraft, drafts_for
 from chalicelib.domain.orders import (

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from chalicelib.adapters.dynamodb.base import utc_now
 from chalicelib.bootstrap import services
 from chalicelib.domain.catalog import PriceSnapshot
+from chalicelib.domain.clock import utc_now
 
 logger = logging.getLogger("ekiosk.price_history")
 

@@ -28,6 +28,7 @@ from chalicelib.adapters.email import SesEmailSender
 from chalicelib.adapters.queue import SqsNotificationQueue
 from chalicelib.adapters.sms import AfricasTalkingSender, LocalSmsSink
 from chalicelib.config import get_settings, load_settings
+from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.notifications import FAILED, PENDING, SENT, DeliveryTuning, Receipt
 from chalicelib.resources import NOTIFICATIONS_QUEUE
@@ -107,7 +108,7 @@ def worker(svc, queues):
 
 
 def add(svc, *drafts, enqueue=True):
-    ids = svc.notifications.add(list(drafts), service._iso(service._now()))
+    ids = svc.notifications.add(list(drafts), iso(service._now()))
     if enqueue:
         svc.queue.send(ids)
     return ids
@@ -329,7 +330,7 @@ def test_a_failed_enqueue_after_the_commit_is_made_good_by_the_sweeper(svc, work
         worker.poll_once()
     assert svc.notifications.get(nid).status == PENDING
     time.sleep(0.6)
-    assert nid in [n.id for n in svc.notifications.stale_pending(service._iso(service._now()))]
+    assert nid in [n.id for n in svc.notifications.stale_pending(iso(service._now()))]
     assert service.sweep_pending() >= 1
     [record] = drain(worker, svc, [nid])
     assert record.status == SENT and len(fake.delivered_to(draft.recipient)) == 1
@@ -379,7 +380,7 @@ def test_redrive_keeps_going_through_empty_replies_while_messages_remain(svc, wo
     drafts = [sms_draft() for _ in range(3)]
     ids = add(svc, *drafts, enqueue=False)
     for nid in ids:
-        svc.notifications.mark_failed(nid, "HTTP 503", service._iso(service._now()))
+        svc.notifications.mark_failed(nid, "HTTP 503", iso(service._now()))
     svc.queue.dead_letter([_body(nid) for nid in ids])
     real_receive, replies = svc.queue.receive_dead_letters, []
 

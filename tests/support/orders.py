@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import requests
 
-from chalicelib.adapters.dynamodb.base import utc_now
 from chalicelib.adapters.dynamodb.catalog import ProductRecord
 from chalicelib.adapters.dynamodb.customers import CustomerRecord
 from chalicelib.auth.dev_issuer import subject_for
+from chalicelib.domain.clock import utc_now
 
 _phones = itertools.count(1)
 _phones_lock = threading.Lock()

@@ -10,6 +10,7 @@ from chalicelib.adapters.dynamodb.notification_repository import InMemoryNotific
 from chalicelib.adapters.queue import InMemoryNotificationQueue
 from chalicelib.bootstrap import Services
 from chalicelib.config import load_settings
+from chalicelib.domain.clock import iso
 from chalicelib.domain.notifications import (
     FAILED,
     PENDING,
@@ -33,7 +34,7 @@ def svc():
 
 
 def add(svc, *drafts, now=None):
-    svc.notifications.add(list(drafts), now or service._iso(service._now()))
+    svc.notifications.add(list(drafts), now or iso(service._now()))
     return [d.id for d in drafts]
 
 
@@ -174,8 +175,8 @@ def test_one_at_a_time_when_concurrency_is_one(svc):
 def test_an_attempt_in_flight_elsewhere_is_retried_after_its_lease(svc):
     [nid] = add(svc, sms_draft())
     now = service._now()
-    state, _ = svc.notifications.begin_attempt(nid, service._iso(now),
-                                               service._iso(now + service.timedelta(seconds=20)))
+    state, _ = svc.notifications.begin_attempt(nid, iso(now),
+                                               iso(now + service.timedelta(seconds=20)))
     assert state == "started"
     record = sqs_record(nid)
     assert run(svc, record) == [record["messageId"]]

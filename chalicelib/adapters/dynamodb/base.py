@@ -6,8 +6,6 @@ classes serve every stage and the emulator as well as AWS. Nothing connects at i
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from pynamodb.models import Model
 
 from chalicelib.adapters.dynamodb.retry import BOTOCORE_TOTAL_ATTEMPTS
@@ -50,6 +48,3 @@ def bind_models(settings: Settings) -> None:
             model._connection = None
 
 
-def utc_now() -> str:
-    """ISO 8601 UTC with microseconds and a Z, sortable as a string."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
