@@ -234,7 +234,7 @@ def start(
     With the development issuer as provider, the URL is `dev_authorization_endpoint` (this API's own
     `/oidc/dev/authorize`; by default derived from `redirect_uri`).
     """
-    from chalicelib.adapters.dynamodb.customer_repository import LoginState
+    from chalicelib.domain.customers import LoginState
 
     next_target = checked_next(next_target)
     client_id = _client_id(settings)

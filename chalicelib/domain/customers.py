@@ -132,3 +132,16 @@ def clean_token_name(value: object) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
     return value.strip()[:NAME_MAX_LENGTH]
+
+
+@dataclass(frozen=True)
+class LoginState:
+    """One sign-in in progress (the OIDC `state`), kept by CustomerStore until its callback takes it."""
+
+    key: str  # a hash of the state, never the state itself
+    nonce: str
+    code_verifier: str
+    redirect_uri: str
+    expires_at: int
+    next: str | None = None  # the fixed hand-over target ("console"), or None for the JSON answer
+    binding: str | None = None  # a hash of the login cookie's value: the browser that started this login

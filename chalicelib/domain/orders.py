@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from chalicelib.domain.clock import iso
+from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, TryAgain  # noqa: F401 (TryAgain: re-exported)
 from chalicelib.domain.keys import is_valid_text
 from chalicelib.domain.money import CENT, format_cents
@@ -322,3 +323,25 @@ def order_id_for(customer_id: str, idempotency_key: str | None) -> str:
         return uuid.uuid4().hex
     digest = hashlib.sha256(f"{customer_id}\n{idempotency_key}".encode()).hexdigest()
     return digest[:32]
+
+
+# ---- what placing an order reads (OrderStore.load_for_placement) -----------------------------------
+
+
+@dataclass(frozen=True)
+class ProductView:
+    id: str
+    name: str
+    price_cents: int  # the current price: the discount price if there is one
+    available: int
+
+
+@dataclass
+class Placement:
+    """Everything placing an order needs to know, from one batched read."""
+
+    customer: Customer | None
+    products: dict[str, ProductView]
+    existing: Order | None  # the order an Idempotency-Key maps to, if it exists
+    pending_orders: int = 0  # what the customer's PENDING orders hold now (SPEC §7 limits)
+    pending_units: int = 0

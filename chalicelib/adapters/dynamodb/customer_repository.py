@@ -25,22 +25,11 @@ from chalicelib.adapters.dynamodb.customers import (
     LoginStateRecord,
 )
 from chalicelib.adapters.dynamodb.pages import decode_cursor, encode_cursor, page
-from chalicelib.domain.customers import Customer
+from chalicelib.domain.customers import Customer, LoginState
 from chalicelib.domain.errors import Conflict, NotFound
 
 CUSTOMER_FIELDS = tuple(field.name for field in dataclasses.fields(Customer))
 CONDITION_FAILED = "ConditionalCheckFailedException"
-
-
-@dataclasses.dataclass(frozen=True)
-class LoginState:
-    key: str  # a hash of the state, never the state itself
-    nonce: str
-    code_verifier: str
-    redirect_uri: str
-    expires_at: int
-    next: str | None = None  # the fixed hand-over target ("console"), or None for the JSON answer
-    binding: str | None = None  # a hash of the login cookie's value: the browser that started this login
 
 
 def _to_domain(record: CustomerRecord) -> Customer:

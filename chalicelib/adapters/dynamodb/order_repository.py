@@ -62,6 +62,8 @@ from chalicelib.domain.orders import (
     OrderLine,
     PendingLimitReached,
     PendingLimits,
+    Placement,
+    ProductView,
     Shortage,
     UnknownProducts,
     current_price_cents,
@@ -78,32 +80,13 @@ MAX_KEY_BYTES = 1024  # DynamoDB's limit for a hash key is 2048 bytes; our ids a
 # ---- what the service layer gets ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ProductView:
-    id: str
-    name: str
-    price_cents: int
-    available: int
-
-    @classmethod
-    def of(cls, record: ProductRecord) -> ProductView:
-        return cls(
-            id=record.id,
-            name=record.name,
-            price_cents=current_price_cents(record.price_cents, record.discount_price_cents),
-            available=int(record.available),
-        )
-
-
-@dataclass
-class Placement:
-    """Everything placing an order needs to know, from one batched read."""
-
-    customer: Customer | None
-    products: dict[str, ProductView]
-    existing: Order | None  # the order an Idempotency-Key maps to, if it exists
-    pending_orders: int = 0  # what the customer's PENDING orders hold now (SPEC §7 limits)
-    pending_units: int = 0
+def product_view(record: ProductRecord) -> ProductView:
+    return ProductView(
+        id=record.id,
+        name=record.name,
+        price_cents=current_price_cents(record.price_cents, record.discount_price_cents),
+        available=int(record.available),
+    )
 
 
 class OrderExists(Exception):
@@ -232,7 +215,7 @@ class DynamoOrderRepository:
         found = retry.batch_get(lambda items: self._db.batch_get_item(RequestItems=items), requests)
         customers = found.get(self._table("customers"), [])
         orders = found.get(self._table("orders"), [])
-        products = [ProductView.of(ProductRecord.from_raw_data(i)) for i in found.get(self._table("products"), [])]
+        products = [product_view(ProductRecord.from_raw_data(i)) for i in found.get(self._table("products"), [])]
         pending_orders, pending_units = pending_counters(customers[0] if customers else None)
         return Placement(
             customer=customer_from_record(CustomerRecord.from_raw_data(customers[0])) if customers else None,
