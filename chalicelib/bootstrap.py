@@ -1,42 +1,126 @@
-"""The one place that wires adapters to the core.
+"""The one place that wires adapters to the core (the composition root).
 
-`services()` gives the process-wide container: settings plus adapters, each built on first use (so a
-cold start pays only for what the request needs). Unit tests install fakes with `use_services`.
+`services()` gives the process-wide container: settings plus one adapter per port (chalicelib/ports.py),
+each built on first use by the factory below, which imports its adapter module only when called (so a cold
+start pays only for what the request needs: `import app` loads no PynamoDB or botocore). Unit tests pass
+fakes to `Services(settings, orders=..., ...)` and install the container with `use_services`.
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 from chalicelib.config import Settings, get_settings
+from chalicelib.ports import (
+    CatalogStore,
+    CustomerStore,
+    EmailSender,
+    NotificationQueue,
+    NotificationStore,
+    OrderStore,
+    SmsSender,
+)
 
-# adapter name -> "module:factory"; each factory takes the Settings.
-ADAPTERS = {
-    "customers": "chalicelib.adapters.dynamodb.customer_repository:DynamoCustomerRepository",
-    "catalog": "chalicelib.adapters.dynamodb.catalog_repository:DynamoCatalogRepository",
-    "orders": "chalicelib.adapters.dynamodb.order_repository:DynamoOrderRepository",
-    "notifications": "chalicelib.adapters.dynamodb.notification_repository:DynamoNotificationRepository",
-    "queue": "chalicelib.adapters.queue:SqsNotificationQueue",
-    "email": "chalicelib.adapters.email:SesEmailSender",
-    "sms": "chalicelib.adapters.sms:build_sms_sender",
-}
+T = TypeVar("T")
+
+
+# ---- the real adapters: each factory imports its module when called ------------------------------
+
+
+def build_customers(settings: Settings) -> CustomerStore:
+    from chalicelib.adapters.dynamodb.customer_repository import DynamoCustomerRepository
+
+    return DynamoCustomerRepository(settings)
+
+
+def build_catalog(settings: Settings) -> CatalogStore:
+    from chalicelib.adapters.dynamodb.catalog_repository import DynamoCatalogRepository
+
+    return DynamoCatalogRepository(settings)
+
+
+def build_orders(settings: Settings) -> OrderStore:
+    from chalicelib.adapters.dynamodb.order_repository import DynamoOrderRepository
+
+    return DynamoOrderRepository(settings)
+
+
+def build_notifications(settings: Settings) -> NotificationStore:
+    from chalicelib.adapters.dynamodb.notification_repository import DynamoNotificationRepository
+
+    return DynamoNotificationRepository(settings)
+
+
+def build_queue(settings: Settings) -> NotificationQueue:
+    from chalicelib.adapters.queue import SqsNotificationQueue
+
+    return SqsNotificationQueue(settings)
+
+
+def build_email(settings: Settings) -> EmailSender:
+    from chalicelib.adapters.email import SesEmailSender
+
+    return SesEmailSender(settings)
+
+
+def build_sms(settings: Settings) -> SmsSender:
+    from chalicelib.adapters.sms import build_sms_sender
+
+    return build_sms_sender(settings)
 
 
 class Services:
-    def __init__(self, settings: Settings, **adapters):
+    """Settings plus one lazily built adapter per port; a fake passed as a keyword wins over the real one.
+
+    `Services(settings, orders=InMemoryOrderRepository(), queue=InMemoryNotificationQueue())`: the keywords
+    are the attribute names below."""
+
+    PORTS = ("customers", "catalog", "orders", "notifications", "queue", "email", "sms")
+
+    def __init__(self, settings: Settings, **adapters: object):
+        unknown = set(adapters) - set(self.PORTS)
+        if unknown:
+            raise TypeError(f"Services() got unknown adapters: {', '.join(sorted(unknown))}")
         self.settings = settings
-        self._adapters = dict(adapters)
+        self._adapters: dict[str, object] = dict(adapters)
         self._lock = threading.Lock()
 
-    def __getattr__(self, name: str):
-        if name.startswith("_") or name not in ADAPTERS:
-            raise AttributeError(name)
-        with self._lock:
-            if name not in self._adapters:
-                module_name, factory = ADAPTERS[name].split(":")
-                self._adapters[name] = getattr(importlib.import_module(module_name), factory)(self.settings)
-        return self._adapters[name]
+    def _get(self, name: str, build: Callable[[Settings], T]) -> T:
+        if name not in self._adapters:
+            with self._lock:
+                if name not in self._adapters:
+                    self._adapters[name] = build(self.settings)
+        return self._adapters[name]  # type: ignore[return-value]  # a fake given for this port, or build()'s
+
+    @property
+    def customers(self) -> CustomerStore:
+        return self._get("customers", build_customers)
+
+    @property
+    def catalog(self) -> CatalogStore:
+        return self._get("catalog", build_catalog)
+
+    @property
+    def orders(self) -> OrderStore:
+        return self._get("orders", build_orders)
+
+    @property
+    def notifications(self) -> NotificationStore:
+        return self._get("notifications", build_notifications)
+
+    @property
+    def queue(self) -> NotificationQueue:
+        return self._get("queue", build_queue)
+
+    @property
+    def email(self) -> EmailSender:
+        return self._get("email", build_email)
+
+    @property
+    def sms(self) -> SmsSender:
+        return self._get("sms", build_sms)
 
 
 _current: Services | None = None
