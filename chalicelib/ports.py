@@ -155,11 +155,6 @@ class OrderStore(Protocol):
 
     def get(self, order_id: str) -> Order | None: ...
 
-    def list(self, *, customer_id: str | None, status: str | None, limit: int,
-             cursor: str | None) -> tuple[list[Order], str | None]:
-        """Newest first: a customer's own orders, or (customer_id None) everyone's."""
-        ...
-
     def next_number(self) -> int:
         """A unique, human-facing order number (not gap-free)."""
         ...
@@ -175,6 +170,12 @@ class OrderStore(Protocol):
         """PENDING -> COMPLETED (deducts stock) or CANCELED (releases it), with `drafts` and the release of the
         pending counters, in one transaction conditioned on the order still being PENDING: InvalidTransition
         otherwise, NotFound if it is gone."""
+        ...
+
+    # last: below it, `list` in an annotation would name this method for a type checker
+    def list(self, *, customer_id: str | None, status: str | None, limit: int,
+             cursor: str | None) -> tuple[list[Order], str | None]:
+        """Newest first: a customer's own orders, or (customer_id None) everyone's."""
         ...
 
 
