@@ -35,9 +35,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chalicelib.config import GOOGLE_ISSUERS, Settings
 from chalicelib.domain.errors import DomainError, InvalidInput, Unauthenticated
+
+if TYPE_CHECKING:
+    from chalicelib.ports import CustomerStore
 
 logger = logging.getLogger("ekiosk.auth")
 
@@ -222,7 +226,7 @@ def checked_next(value: str | None) -> str | None:
 def start(
     settings: Settings,
     redirect_uri: str,
-    repo,
+    repo: CustomerStore,
     discovery: DiscoveryCache | None = None,
     next_target: str | None = None,
     dev_authorization_endpoint: str | None = None,
@@ -328,7 +332,7 @@ def _not_this_browser() -> InvalidInput:
     )
 
 
-def finish(settings: Settings, params: dict, repo, verifier, discovery: DiscoveryCache | None = None,
+def finish(settings: Settings, params: dict, repo: CustomerStore, verifier, discovery: DiscoveryCache | None = None,
            binding: str | None = None) -> dict:
     """Handles the provider's redirect back (`code`, `state`); returns the verified claims, the ID token, and
     the login's hand-over target (`hand_over`: "console" or None) and `redirect_uri`.

@@ -34,6 +34,7 @@ from chalicelib.domain.catalog import (
 )
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import TryAgain
+from chalicelib.ports import CatalogStore
 
 MAX_TRANSACTION_ITEMS = 100
 MAX_ATTEMPTS = 8  # per batch, for refusals caused by concurrent writes (paced by retry.py's backoff)
@@ -113,7 +114,7 @@ def upload(body: bytes, content_type: str, *, dry_run: bool = False) -> Report:
 
 class Importer:
     def __init__(self, report: Report, dry_run: bool):
-        self.repo = services().catalog
+        self.repo: CatalogStore = services().catalog
         self.report = report
         self.dry_run = dry_run
         self.categories: dict[str, Category] = {}  # every category seen, by id

@@ -28,13 +28,14 @@ from chalicelib.domain.catalog import (
 )
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, TryAgain
+from chalicelib.ports import CatalogStore
 
 # Reads-then-conditional-writes are tried again (with retry.py's backoff) when a concurrent write got
 # there first; transient store failures are retried inside the repository, by retry.py.
 ATTEMPTS = 6
 
 
-def _repo():
+def _repo() -> CatalogStore:
     return services().catalog
 
 

@@ -34,6 +34,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from chalicelib.adapters.queue import message_body, notification_id_of
 from chalicelib.domain.clock import iso
@@ -50,6 +51,10 @@ from chalicelib.domain.notifications import (
 )
 from chalicelib.resources import NOTIFICATIONS_QUEUE
 
+if TYPE_CHECKING:  # the container is built on first use (cold start); ports.py is plain Python
+    from chalicelib.bootstrap import Services
+    from chalicelib.ports import EmailSender, NotificationQueue, NotificationStore, SmsSender
+
 logger = logging.getLogger("ekiosk.notifications")
 
 MAX_RECEIVES = NOTIFICATIONS_QUEUE.max_receive_count  # SQS dead-letters a message received this many times
@@ -60,7 +65,7 @@ PUBLIC_FIELDS = ("id", "order_id", "event", "channel", "recipient", "message", "
                  "provider_message_id", "error", "created_at", "sent_at")
 
 
-def _services():
+def _services() -> Services:
     from chalicelib.bootstrap import services
 
     return services()
@@ -121,7 +126,7 @@ def _lease_left(notification: Notification | None, knobs: DeliveryTuning) -> int
     return int(min(MAX_DELAY_SECONDS, max(1, math.ceil(left))))
 
 
-def _start(messages: list[_Message], repo, knobs: DeliveryTuning) -> list[_Message]:
+def _start(messages: list[_Message], repo: NotificationStore, knobs: DeliveryTuning) -> list[_Message]:
     """Takes the lease of every deliverable record (one batch call); settles the others; returns those to send."""
     pending = [m for m in messages if m.outcome is None]
     ids = list(dict.fromkeys(m.notification_id for m in pending))
@@ -151,7 +156,7 @@ def _start(messages: list[_Message], repo, knobs: DeliveryTuning) -> list[_Messa
     return to_send
 
 
-def _call_provider(message: _Message, svc) -> None:
+def _call_provider(message: _Message, svc: Services) -> None:
     notification = message.notification
     try:
         message.receipt = _sender(svc, notification).send(notification.recipient, notification.message)
@@ -161,7 +166,7 @@ def _call_provider(message: _Message, svc) -> None:
         message.error = TransientDeliveryError(f"{type(error).__name__}: {error}")
 
 
-def _record_sent(sent: list[_Message], repo) -> None:
+def _record_sent(sent: list[_Message], repo: NotificationStore) -> None:
     """The provider accepted them: recording that matters most (one batch call, retried twice)."""
     receipts = {m.notification_id: m.receipt for m in sent}
     settled = False
@@ -186,7 +191,7 @@ def _record_sent(sent: list[_Message], repo) -> None:
             m.outcome = _retry(None, "sent but not recorded")
 
 
-def _sender(svc, notification: Notification):
+def _sender(svc: Services, notification: Notification) -> EmailSender | SmsSender:
     if notification.channel == SMS:
         return svc.sms
     if notification.channel == EMAIL:
@@ -194,7 +199,7 @@ def _sender(svc, notification: Notification):
     raise PermanentDeliveryError(f"unknown channel {notification.channel!r}")
 
 
-def _record_failure(repo, notification: Notification, error: DeliveryError, receives: int,
+def _record_failure(repo: NotificationStore, notification: Notification, error: DeliveryError, receives: int,
                     knobs: DeliveryTuning) -> Outcome:
     now = iso(_now())
     if not error.transient:
@@ -211,7 +216,7 @@ def _record_failure(repo, notification: Notification, error: DeliveryError, rece
     return _retry(delay, "transient failure")
 
 
-def _settle_failure(message: _Message, repo, knobs: DeliveryTuning) -> None:
+def _settle_failure(message: _Message, repo: NotificationStore, knobs: DeliveryTuning) -> None:
     try:
         message.outcome = _record_failure(repo, message.notification, message.error, message.receives, knobs)
     except Exception:
@@ -242,7 +247,7 @@ def _each(function, items: list, knobs: DeliveryTuning) -> None:
         future.result()
 
 
-def _send_all(to_send: list[_Message], svc, repo, knobs: DeliveryTuning) -> None:
+def _send_all(to_send: list[_Message], svc: Services, repo: NotificationStore, knobs: DeliveryTuning) -> None:
     """Calls the providers concurrently and records each success as soon as it is known (successes that
     complete together share one write), so a slow or hanging call never delays the others' SENT record."""
     def settle(finished: list[_Message]) -> None:
@@ -269,7 +274,8 @@ def _send_all(to_send: list[_Message], svc, repo, knobs: DeliveryTuning) -> None
         settle([futures[future] for future in done])
 
 
-def process_records(records: list[dict], *, svc=None, settings: DeliveryTuning | None = None) -> list[Outcome]:
+def process_records(records: list[dict], *, svc: Services | None = None,
+                    settings: DeliveryTuning | None = None) -> list[Outcome]:
     """Handles a batch; returns one Outcome per record (same order).
 
     Per batch: one call to start every attempt (BatchGetItem + one transaction on DynamoDB), the provider
@@ -291,14 +297,16 @@ def process_records(records: list[dict], *, svc=None, settings: DeliveryTuning |
     return [m.outcome for m in messages]
 
 
-def deliver(notification_id: str, receives: int = 1, *, svc=None, settings: DeliveryTuning | None = None) -> Outcome:
+def deliver(notification_id: str, receives: int = 1, *, svc: Services | None = None,
+            settings: DeliveryTuning | None = None) -> Outcome:
     """One attempt at one notification (`receives`: its message's ApproximateReceiveCount)."""
     record = {"messageId": notification_id, "body": message_body(notification_id),
               "attributes": {"ApproximateReceiveCount": str(receives)}}
     return process_records([record], svc=svc, settings=settings)[0]
 
 
-def process_sqs_records(records: list[dict], *, svc=None, settings: DeliveryTuning | None = None) -> list[str]:
+def process_sqs_records(records: list[dict], *, svc: Services | None = None,
+                        settings: DeliveryTuning | None = None) -> list[str]:
     """Handles a batch of SQS records (Lambda event shape); returns the messageIds that failed.
 
     Succeeded messages are for the caller to delete (Lambda does it for the ones not reported). For
@@ -336,7 +344,7 @@ def process_sqs_records(records: list[dict], *, svc=None, settings: DeliveryTuni
     return failed
 
 
-def _touched(repo, notification: Notification) -> bool:
+def _touched(repo: NotificationStore, notification: Notification) -> bool:
     """One record of a sweep; a store failure skips it (the next sweep finds it again), never the run."""
     try:
         return repo.touch(notification.id, notification.updated_at, iso(_now()))
@@ -345,7 +353,8 @@ def _touched(repo, notification: Notification) -> bool:
         return False
 
 
-def sweep_pending(*, svc=None, settings: DeliveryTuning | None = None, limit: int = SWEEP_LIMIT) -> int:
+def sweep_pending(*, svc: Services | None = None, settings: DeliveryTuning | None = None,
+                  limit: int = SWEEP_LIMIT) -> int:
     """Re-enqueues PENDING records nobody touched for `sweep_age` seconds (their message was never sent,
     or got lost); returns how many. Safe to run concurrently with delivery: duplicates send nothing twice."""
     svc = svc or _services()
@@ -363,14 +372,14 @@ def public_view(notification: Notification) -> dict:
     return {name: getattr(notification, name) for name in PUBLIC_FIELDS}
 
 
-def list_notifications(order_id: str | None, limit: int, cursor: str | None, *, svc=None) -> dict:
+def list_notifications(order_id: str | None, limit: int, cursor: str | None, *, svc: Services | None = None) -> dict:
     svc = svc or _services()
     items, next_cursor = svc.notifications.list(order_id, limit, cursor)
     return {"items": [public_view(n) for n in items], "next_cursor": next_cursor}
 
 
-def redrive_dead_letters(*, svc=None, limit: int = 100_000, wait_seconds: int = 1, empty_replies: int = 3,
-                         deadline_seconds: float = 300.0) -> dict[str, int]:
+def redrive_dead_letters(*, svc: Services | None = None, limit: int = 100_000, wait_seconds: int = 1,
+                         empty_replies: int = 3, deadline_seconds: float = 300.0) -> dict[str, int]:
     """Moves dead-lettered notification messages back to the queue, their FAILED records back to PENDING.
 
     Messages whose body or record is unknown (poison) stay on the dead-letter queue for a human (hidden
@@ -408,7 +417,7 @@ def redrive_dead_letters(*, svc=None, limit: int = 100_000, wait_seconds: int = 
     return counts
 
 
-def _dead_letters_drained(queue, kept: int, ignore_in_flight: bool) -> bool:
+def _dead_letters_drained(queue: NotificationQueue, kept: int, ignore_in_flight: bool) -> bool:
     """Nothing left on the dead-letter queue but the poison messages this run keeps hidden."""
     depth = queue.depth(dead_letter=True)
     return depth["visible"] == 0 and (ignore_in_flight or depth["in_flight"] <= kept)
