@@ -77,10 +77,10 @@ def run_mode(name: str, batch: int, concurrency: int, in_flight: int, count: int
         DynamoNotificationRepository,
         InMemoryNotificationRepository,
     )
-    from chalicelib.adapters.queue import InMemoryNotificationQueue, SqsNotificationQueue, message_body
+    from chalicelib.adapters.queue import InMemoryNotificationQueue, SqsNotificationQueue
     from chalicelib.adapters.sms import AfricasTalkingSender
     from chalicelib.domain.clock import iso
-    from chalicelib.domain.notifications import DeliveryTuning, NotificationDraft
+    from chalicelib.domain.notifications import DeliveryTuning, NotificationDraft, message_body
     from chalicelib.runtime.worker import Worker
     from chalicelib.services.notifications import _now, process_sqs_records
 

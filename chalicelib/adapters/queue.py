@@ -6,25 +6,12 @@ timeout), to dead-letter a poison message at once, and `make redrive` to move de
 
 from __future__ import annotations
 
-import json
-
 from chalicelib.adapters.aws import client
 from chalicelib.config import Settings
+from chalicelib.domain.notifications import message_body
 from chalicelib.resources import NOTIFICATIONS_DLQ, NOTIFICATIONS_QUEUE
 
 SQS_BATCH = 10
-
-
-def message_body(notification_id: str) -> str:
-    return json.dumps({"notification_id": notification_id})
-
-
-def notification_id_of(body: str) -> str | None:
-    try:
-        value = json.loads(body).get("notification_id")
-    except (ValueError, AttributeError, TypeError):
-        return None
-    return value if isinstance(value, str) and value else None
 
 
 def _chunks(items: list, size: int = SQS_BATCH):

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
 from chalicelib.config import Settings, get_settings
+from chalicelib.domain.customers import Identity
 from chalicelib.domain.errors import Unauthenticated
 
 logger = logging.getLogger("ekiosk.auth")
@@ -27,16 +27,6 @@ REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "sub")
 class KeySource(Protocol):
     def key_for(self, kid: str) -> dict | None:
         """The JWK with this kid, or None when there is none."""
-
-
-@dataclass(frozen=True)
-class Identity:
-    """What a verified ID token says about its holder (never the role: that is ours)."""
-
-    sub: str
-    email: str
-    name: str | None
-    email_verified: bool
 
 
 class StaticKeys:

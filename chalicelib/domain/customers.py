@@ -6,6 +6,16 @@ from dataclasses import dataclass
 
 from chalicelib.domain.errors import Conflict, InvalidInput
 
+
+@dataclass(frozen=True)
+class Identity:
+    """What a verified ID token says about its holder (never the role: that is ours)."""
+
+    sub: str
+    email: str
+    name: str | None
+    email_verified: bool
+
 CUSTOMER = "customer"
 ADMIN = "admin"
 ROLES = (CUSTOMER, ADMIN)

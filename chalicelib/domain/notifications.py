@@ -6,6 +6,7 @@ One notification per (order, event, channel). A record is PENDING until a provid
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -188,3 +189,19 @@ def backoff_delay(receive_count: int, base: float = 5, cap: float = 60) -> int:
 def retry_schedule(max_receives: int, base: float = 5, cap: float = 60) -> list[int]:
     """The delays between the attempts of a message that fails every time until the redrive limit."""
     return [backoff_delay(n, base, cap) for n in range(1, max_receives)]
+
+
+# ---- the queue message: what the producer (API, sweeper) and the consumer (delivery) agree on ---------
+
+
+def message_body(notification_id: str) -> str:
+    return json.dumps({"notification_id": notification_id})
+
+
+def notification_id_of(body: str) -> str | None:
+    """The record a message names; None for a message that is not ours (a poison message)."""
+    try:
+        value = json.loads(body).get("notification_id")
+    except (ValueError, AttributeError, TypeError):
+        return None
+    return value if isinstance(value, str) and value else None

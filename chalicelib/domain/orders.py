@@ -90,6 +90,10 @@ class IdempotencyMismatch(Conflict):
         super().__init__("this Idempotency-Key was already used with a different request body")
 
 
+class OrderExists(Exception):
+    """The store already holds an order with this id (an idempotent replay, or our own retried commit)."""
+
+
 class PendingLimitReached(Conflict):
     """The customer's PENDING orders, with this one, would pass MAX_PENDING_ORDERS or MAX_PENDING_UNITS."""
 

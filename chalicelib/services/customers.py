@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from chalicelib.auth.tokens import Identity
 from chalicelib.bootstrap import services
 from chalicelib.domain.clock import utc_now
-from chalicelib.domain.customers import Customer, clean_name, new_customer, role_changes, sign_in_changes
+from chalicelib.domain.customers import Customer, Identity, clean_name, new_customer, role_changes, sign_in_changes
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.phone import normalize_phone
 

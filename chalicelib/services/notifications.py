@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from chalicelib.adapters.queue import message_body, notification_id_of
 from chalicelib.domain.clock import iso
 from chalicelib.domain.notifications import (
     EMAIL,
@@ -48,6 +47,8 @@ from chalicelib.domain.notifications import (
     Receipt,
     TransientDeliveryError,
     backoff_delay,
+    message_body,
+    notification_id_of,
 )
 from chalicelib.resources import NOTIFICATIONS_QUEUE
 

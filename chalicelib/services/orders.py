@@ -22,6 +22,7 @@ from chalicelib.domain.orders import (
     InsufficientStock,
     InvalidTransition,
     Order,
+    OrderExists,
     OrderLine,
     PendingLimitReached,
     PendingLimits,
@@ -95,7 +96,6 @@ def place_order(caller, items: list[tuple[str, int]], idempotency_key: str | Non
         ORDER_PLACED, order_id=order.id, number=order.number, customer_email=email,
         customer_phone=customer.phone_number, staff_emails=services().settings.admin_notification_emails,
     )
-    from chalicelib.adapters.dynamodb.order_repository import OrderExists
 
     try:
         repo.create(order, drafts, limits)

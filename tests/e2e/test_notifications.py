@@ -16,9 +16,8 @@ import pytest
 import requests
 
 from chalicelib.adapters.dynamodb.notifications import pending_record
-from chalicelib.adapters.queue import message_body
 from chalicelib.config import load_settings
-from chalicelib.domain.notifications import NotificationDraft
+from chalicelib.domain.notifications import NotificationDraft, message_body
 from tests.support.fake_africastalking import FakeAfricasTalking
 from tests.support.notifications import wait_until
 from tests.support.orders import Seeder, customer_session, next_phone, unique

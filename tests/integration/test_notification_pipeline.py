@@ -413,6 +413,6 @@ def test_a_message_delivered_again_after_its_deletion_sends_nothing(svc, worker,
 
 
 def _body(notification_id: str) -> str:
-    from chalicelib.adapters.queue import message_body
+    from chalicelib.domain.notifications import message_body
 
     return message_body(notification_id)

@@ -8,8 +8,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from chalicelib.adapters.queue import message_body
-from chalicelib.domain.notifications import NotificationDraft, Receipt
+from chalicelib.domain.notifications import NotificationDraft, Receipt, message_body
 
 _ids = itertools.count(1)
 

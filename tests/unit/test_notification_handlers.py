@@ -7,9 +7,9 @@ from chalice.test import Client
 
 from chalicelib import bootstrap as wiring
 from chalicelib.adapters.dynamodb.notification_repository import InMemoryNotificationRepository
-from chalicelib.adapters.queue import InMemoryNotificationQueue, message_body
+from chalicelib.adapters.queue import InMemoryNotificationQueue
 from chalicelib.config import load_settings
-from chalicelib.domain.notifications import SENT
+from chalicelib.domain.notifications import SENT, message_body
 from tests.support.notifications import FakeSender, sms_draft
 
 

@@ -59,6 +59,7 @@ from chalicelib.domain.orders import (
     InsufficientStock,
     InvalidTransition,
     Order,
+    OrderExists,
     OrderLine,
     PendingLimitReached,
     PendingLimits,
@@ -87,10 +88,6 @@ def product_view(record: ProductRecord) -> ProductView:
         price_cents=current_price_cents(record.price_cents, record.discount_price_cents),
         available=int(record.available),
     )
-
-
-class OrderExists(Exception):
-    """The conditional put of a new order found one with its id (an idempotent replay)."""
 
 
 # ---- record <-> domain --------------------------------------------------------------------------
