@@ -308,10 +308,10 @@ class SerializingApp:
         response = None
         # An observer (the test harness seeding or inspecting; never the app) must not perturb what it observes.
         observer_key = "HTTP_" + emulator_faults.OBSERVER_HEADER.upper().replace("-", "_")
-        observer = environ.get(observer_key, "").lower() == "true"
+        call.observer = environ.get(observer_key, "").lower() == "true"
         with self.lock:
             self.faults.current = call
-            injection = self.faults.choose(call) if self.faults.active and not observer else None
+            injection = self.faults.choose(call) if self.faults.active else None
         if injection is not None and not injection.after_effect:
             response = self._inject_before(request, call, injection)
         if response is None and request.action == "ReceiveMessage":

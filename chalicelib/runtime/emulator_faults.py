@@ -48,8 +48,9 @@ from typing import Any
 PROBABILITIES = ("transaction_conflict", "throttle", "internal_error", "sqs_empty_receive", "sqs_duplicate")
 INTEGERS = ("index_lag_ms", "seed")
 FAULT_NAMES = PROBABILITIES + ("index_lag_ms",)
-# A request carrying this header with "true" gets no error fault: the test harness seeds and inspects through
-# it (observing must not perturb); the app never sends it. Index lag still applies to its GSI reads.
+# A request carrying this header with "true" gets no fault drawn (errors, empty receives, duplicates): the test
+# harness seeds and inspects through it (observing must not perturb); the app never sends it. Index lag still
+# applies to its GSI reads.
 OBSERVER_HEADER = "X-Ekiosk-Observer"
 PROFILES = {
     "aws": {
@@ -163,6 +164,7 @@ class Call:
     service: str | None
     action: str | None
     body: dict[str, Any] = field(default_factory=dict)
+    observer: bool = False  # sent with OBSERVER_HEADER: no fault strikes it
 
     @property
     def tables(self) -> list[str]:
@@ -243,6 +245,8 @@ class FaultState:
     def draw(self, fault: str, call: Call | None = None) -> Scripted | bool:
         """Whether ``fault`` strikes this request: a scripted entry, True (a random draw) or False."""
         call = call or self.current
+        if call.observer:
+            return False
         scripted = self._scripted(fault, call)
         if scripted is not None:
             return scripted

@@ -7,6 +7,7 @@ the orders API drives the events, `GET /notifications` and the fake's log show t
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -18,15 +19,23 @@ import requests
 from chalicelib.adapters.dynamodb.notifications import pending_record
 from chalicelib.config import load_settings
 from chalicelib.domain.notifications import NotificationDraft, message_body
+from chalicelib.resources import NOTIFICATIONS_QUEUE
 from tests.support.fake_africastalking import FakeAfricasTalking
 from tests.support.notifications import wait_until
 from tests.support.orders import Seeder, customer_session, next_phone, unique
-from tests.support.stack import ROOT, STAFF_EMAIL, eventually, iam_denials, launch, observed, stop
+from tests.support.stack import ROOT, STAFF_EMAIL, TEST_FAULTS, eventually, iam_denials, launch, observed, stop
 
 FIELDS = ["id", "order_id", "event", "channel", "recipient", "message", "status", "attempts",
           "provider_message_id", "error", "created_at", "sent_at"]
 FAST = {"NOTIFY_BACKOFF_BASE_SECONDS": "1", "NOTIFY_BACKOFF_MAX_SECONDS": "0", "NOTIFY_LEASE_SECONDS": "3",
         "NOTIFY_PROVIDER_TIMEOUT_SECONDS": "1", "NOTIFY_SWEEP_AGE_SECONDS": "4", "NOTIFY_SWEEP_INTERVAL_SECONDS": "1"}
+
+
+def attempts_were(actual: int, expected: int) -> bool:
+    """Exactly `expected` on a faithful emulator. Under the realism tier's faults SQS's receive count, which ends
+    the retries, and the attempt count drift apart (a receive lost to a 500, a duplicate delivery, a store fault
+    inside an attempt), so only a sane count is asserted; sending twice is checked apart, in both tiers."""
+    return actual == expected if not os.environ.get(TEST_FAULTS) else 1 <= actual <= expected + 3
 
 
 @pytest.fixture(scope="module")
@@ -213,10 +222,13 @@ def test_the_same_message_enqueued_again_sends_nothing_twice(at_stack, seed, sta
     sqs = _sqs(at_stack)
     for _ in range(2):
         sqs.send_message(QueueUrl=_queue_url(at_stack), MessageBody=message_body(f"{order['id']}:order_placed:SMS"))
+    # Under the realism tier a duplicate delivery (of this or an earlier test's message) waits out the queue's
+    # visibility timeout before it comes back and is consumed.
+    lingering = NOTIFICATIONS_QUEUE.visibility_timeout if os.environ.get(TEST_FAULTS) else 0
     wait_until(lambda: not any(int(v) for v in sqs.get_queue_attributes(
         QueueUrl=_queue_url(at_stack), AttributeNames=["ApproximateNumberOfMessages",
                                                        "ApproximateNumberOfMessagesNotVisible"])[
-        "Attributes"].values()), what="the duplicates to be consumed")
+        "Attributes"].values()), timeout=10 + lingering, what="the duplicates to be consumed")
     assert len(clean.delivered_to(phone)) == 1
     assert records_of(at_stack, staff_session, order["id"])[("order_placed", "SMS")]["attempts"] == 1
 
@@ -269,7 +281,8 @@ def test_transient_failures_end_failed_in_the_dead_letter_queue_and_make_redrive
     clean.fail_next(100, 503)
     order = place(at_stack, seed, buyer)
     sms = settled(at_stack, staff_session, order["id"], 2, timeout=40)[("order_placed", "SMS")]
-    assert sms["status"] == "FAILED" and "503" in sms["error"] and sms["attempts"] == 9
+    assert sms["status"] == "FAILED" and "503" in sms["error"] and attempts_were(sms["attempts"], 9)
+    failed_attempts = sms["attempts"]
     dlq = _queue_url(at_stack, "notifications-dlq")
     wait_until(lambda: int(_sqs(at_stack).get_queue_attributes(QueueUrl=dlq, AttributeNames=[
         "ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]) >= 1,
@@ -281,7 +294,7 @@ def test_transient_failures_end_failed_in_the_dead_letter_queue_and_make_redrive
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert summary["moved"] >= 1 and summary["reset"] >= 1
     sms = settled(at_stack, staff_session, order["id"], 2)[("order_placed", "SMS")]
-    assert sms["status"] == "SENT" and sms["attempts"] == 10
+    assert sms["status"] == "SENT" and attempts_were(sms["attempts"], failed_attempts + 1)
     assert len(clean.delivered_to(phone)) == 1
 
 

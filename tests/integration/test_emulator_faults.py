@@ -333,6 +333,13 @@ def test_the_test_harness_marked_as_observer_is_never_faulted(emu):
     with pytest.raises(ClientError):  # the same request unmarked: faulted
         ddb(emu).put_item(TableName=table, Item={"pk": {"S": "app"}})
     assert sum(status(emu)["injected"].values()) == 1
+    configure(emu, "sqs_empty_receive=1,sqs_duplicate=1,seed=1")
+    queues = observed(sqs(emu))
+    url = queues.create_queue(QueueName=f"faults-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queues.send_message(QueueUrl=url, MessageBody="m")
+    [message] = queues.receive_message(QueueUrl=url)["Messages"]  # never an injected empty receive
+    queues.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])  # never a duplicate
+    assert status(emu)["injected"]["sqs_empty_receive"] == status(emu)["injected"]["sqs_duplicate"] == 0
 
 
 def test_an_injected_empty_receive_answers_at_once_even_when_long_polling(emu):
