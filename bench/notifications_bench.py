@@ -73,16 +73,15 @@ def run_mode(name: str, batch: int, concurrency: int, in_flight: int, count: int
     from emulator_profile import injected_between
 
     from chalicelib import bootstrap as wiring
-    from chalicelib.adapters.dynamodb.notification_repository import (
-        DynamoNotificationRepository,
-        InMemoryNotificationRepository,
-    )
-    from chalicelib.adapters.queue import InMemoryNotificationQueue, SqsNotificationQueue
+    from chalicelib.adapters.dynamodb.notification_repository import DynamoNotificationRepository
+    from chalicelib.adapters.queue import SqsNotificationQueue
     from chalicelib.adapters.sms import AfricasTalkingSender
     from chalicelib.domain.clock import iso
     from chalicelib.domain.notifications import DeliveryTuning, NotificationDraft, message_body
     from chalicelib.runtime.worker import Worker
     from chalicelib.services.notifications import _now, process_sqs_records
+    from tests.fakes.notifications import InMemoryNotificationRepository
+    from tests.fakes.queue import InMemoryNotificationQueue
 
     os.environ["NOTIFY_CONCURRENCY"] = str(concurrency)
     tuning = DeliveryTuning.from_env(os.environ)

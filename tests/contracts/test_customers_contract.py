@@ -20,7 +20,8 @@ LATER = "2026-01-02T00:00:00.000000Z"
 
 @pytest.fixture
 def repo(impl, settings):
-    from chalicelib.adapters.dynamodb.customer_repository import DynamoCustomerRepository, InMemoryCustomerRepository
+    from chalicelib.adapters.dynamodb.customer_repository import DynamoCustomerRepository
+    from tests.fakes.customers import InMemoryCustomerRepository
 
     return InMemoryCustomerRepository(settings) if impl == "fake" else DynamoCustomerRepository(settings)
 

@@ -9,16 +9,14 @@ from chalicelib.adapters.dynamodb.notification_repository import BUSY, FINISHED,
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.notifications import FAILED, PENDING, SENT, Notification, NotificationDraft, Receipt
 from tests.contracts.conftest import same_error, uid
+from tests.fakes.notifications import InMemoryNotificationRepository
 
 T0, T1, T2, T3 = (f"2026-03-01T00:00:0{i}.000000Z" for i in range(4))
 
 
 @pytest.fixture
 def repo(impl, settings):
-    from chalicelib.adapters.dynamodb.notification_repository import (
-        DynamoNotificationRepository,
-        InMemoryNotificationRepository,
-    )
+    from chalicelib.adapters.dynamodb.notification_repository import DynamoNotificationRepository
 
     return InMemoryNotificationRepository(settings) if impl == "fake" else DynamoNotificationRepository(settings)
 

@@ -27,9 +27,9 @@ LIMITS = PendingLimits(max_orders=2, max_units=10)
 
 class FakeOrders:
     def __init__(self, settings):
-        from chalicelib.adapters.dynamodb.customer_repository import InMemoryCustomerRepository
-        from chalicelib.adapters.dynamodb.notification_repository import InMemoryNotificationRepository
-        from chalicelib.adapters.dynamodb.order_repository import InMemoryOrderRepository
+        from tests.fakes.customers import InMemoryCustomerRepository
+        from tests.fakes.notifications import InMemoryNotificationRepository
+        from tests.fakes.orders import InMemoryOrderRepository
 
         self.customers = InMemoryCustomerRepository()
         self.notifications = InMemoryNotificationRepository()
@@ -37,7 +37,7 @@ class FakeOrders:
                                             notification_records=self.notifications)
 
     def product(self, stock: int, price_cents: int = 1000, reserved: int = 0) -> str:
-        from chalicelib.adapters.dynamodb.order_repository import MemoryProduct
+        from tests.fakes.orders import MemoryProduct
 
         product_id = uid("p")
         self.repo.products[product_id] = MemoryProduct(product_id, f"Product {product_id}", price_cents,
@@ -349,8 +349,8 @@ def use_cases(impl, store, settings):
     if impl == "dynamodb":
         yield store
         return
-    from chalicelib.adapters.queue import InMemoryNotificationQueue
     from chalicelib.bootstrap import Services, use_services
+    from tests.fakes.queue import InMemoryNotificationQueue
 
     previous = use_services(Services(settings, customers=store.customers, orders=store.repo,
                                      queue=InMemoryNotificationQueue()))

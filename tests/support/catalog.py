@@ -21,8 +21,8 @@ def unique(prefix: str = "t") -> str:
 @contextlib.contextmanager
 def memory_catalog(**adapters):
     """Installs a Services container whose catalog (and customers) live in memory; yields the catalog fake."""
-    from chalicelib.adapters.dynamodb.catalog_repository import InMemoryCatalogRepository
-    from chalicelib.adapters.dynamodb.customer_repository import InMemoryCustomerRepository
+    from tests.fakes.catalog import InMemoryCatalogRepository
+    from tests.fakes.customers import InMemoryCustomerRepository
 
     settings = load_settings({"ADMIN_EMAILS": "staff@ekiosk.test"})
     catalog = adapters.pop("catalog", None) or InMemoryCatalogRepository()

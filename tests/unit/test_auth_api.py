@@ -5,13 +5,13 @@ import urllib.parse
 
 import pytest
 
-from chalicelib.adapters.dynamodb.customer_repository import InMemoryCustomerRepository
 from chalicelib.api import authorizer
 from chalicelib.auth import tokens
 from chalicelib.auth.jwks import JwksCache
 from chalicelib.auth.tokens import TokenVerifier
 from chalicelib.bootstrap import Services, use_services
 from chalicelib.config import load_settings
+from tests.fakes.customers import InMemoryCustomerRepository
 from tests.support.identity import WsgiClient
 from tests.support.oidc import CLIENT_SECRET, FakeProvider, LoginUser, make_key
 

@@ -4,12 +4,12 @@ import urllib.parse
 
 import pytest
 
-from chalicelib.adapters.dynamodb.customer_repository import InMemoryCustomerRepository
 from chalicelib.api import authorizer
 from chalicelib.auth import dev_issuer, tokens
 from chalicelib.auth.tokens import build_verifier
 from chalicelib.bootstrap import Services, use_services
 from chalicelib.config import load_settings
+from tests.fakes.customers import InMemoryCustomerRepository
 from tests.support.identity import WsgiClient
 from tests.support.stack import LOCAL_DEV_ENV
 

@@ -6,11 +6,11 @@ import urllib.parse
 
 import pytest
 
-from chalicelib.adapters.dynamodb.customer_repository import InMemoryCustomerRepository
 from chalicelib.auth import oidc_flow
 from chalicelib.auth.oidc_flow import GOOGLE_ENDPOINTS, DiscoveryCache, Provider, ProviderUnavailable
 from chalicelib.config import load_settings
 from chalicelib.domain.errors import InvalidInput
+from tests.fakes.customers import InMemoryCustomerRepository
 
 
 class Fetch:

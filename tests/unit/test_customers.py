@@ -4,7 +4,6 @@ import threading
 
 import pytest
 
-from chalicelib.adapters.dynamodb.customer_repository import InMemoryCustomerRepository
 from chalicelib.auth.tokens import Identity
 from chalicelib.bootstrap import Services, use_services
 from chalicelib.config import load_settings
@@ -20,6 +19,7 @@ from chalicelib.domain.customers import (
 )
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
 from chalicelib.services import customers
+from tests.fakes.customers import InMemoryCustomerRepository
 
 BOSS = "boss@example.test"
 

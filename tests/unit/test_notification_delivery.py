@@ -6,8 +6,6 @@ import time
 
 import pytest
 
-from chalicelib.adapters.dynamodb.notification_repository import InMemoryNotificationRepository
-from chalicelib.adapters.queue import InMemoryNotificationQueue
 from chalicelib.bootstrap import Services
 from chalicelib.config import load_settings
 from chalicelib.domain.clock import iso
@@ -21,6 +19,8 @@ from chalicelib.domain.notifications import (
     TransientDeliveryError,
 )
 from chalicelib.services import notifications as service
+from tests.fakes.notifications import InMemoryNotificationRepository
+from tests.fakes.queue import InMemoryNotificationQueue
 from tests.support.notifications import FakeSender, email_draft, sms_draft, sqs_record
 
 NOW = "2030-01-01T00:00:00.000000Z"

@@ -6,10 +6,10 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import bootstrap as wiring
-from chalicelib.adapters.dynamodb.notification_repository import InMemoryNotificationRepository
-from chalicelib.adapters.queue import InMemoryNotificationQueue
 from chalicelib.config import load_settings
 from chalicelib.domain.notifications import SENT, message_body
+from tests.fakes.notifications import InMemoryNotificationRepository
+from tests.fakes.queue import InMemoryNotificationQueue
 from tests.support.notifications import FakeSender, sms_draft
 
 

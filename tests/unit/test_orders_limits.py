@@ -9,13 +9,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from chalicelib.adapters.dynamodb.customer_repository import InMemoryCustomerRepository
-from chalicelib.adapters.dynamodb.order_repository import (
-    DynamoOrderRepository,
-    InMemoryOrderRepository,
-    MemoryProduct,
-)
-from chalicelib.adapters.queue import InMemoryNotificationQueue
+from chalicelib.adapters.dynamodb.order_repository import DynamoOrderRepository
 from chalicelib.api.caller import Caller
 from chalicelib.auth.tokens import Identity
 from chalicelib.bootstrap import Services, use_services
@@ -36,6 +30,9 @@ from chalicelib.domain.orders import (
     new_order,
 )
 from chalicelib.services import orders
+from tests.fakes.customers import InMemoryCustomerRepository
+from tests.fakes.orders import InMemoryOrderRepository, MemoryProduct
+from tests.fakes.queue import InMemoryNotificationQueue
 
 STAFF = "boss@shop.test"
 LIMITS = {"MAX_PENDING_ORDERS": "3", "MAX_PENDING_UNITS": "20", "ORDER_HOLD_SECONDS": "60"}

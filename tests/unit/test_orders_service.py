@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.adapters.dynamodb.customer_repository import InMemoryCustomerRepository
-from chalicelib.adapters.dynamodb.order_repository import InMemoryOrderRepository, MemoryProduct
-from chalicelib.adapters.queue import InMemoryNotificationQueue
 from chalicelib.api.caller import Caller
 from chalicelib.auth.tokens import Identity
 from chalicelib.bootstrap import Services, use_services
@@ -23,6 +20,9 @@ from chalicelib.domain.orders import (
     UnknownProducts,
 )
 from chalicelib.services import orders
+from tests.fakes.customers import InMemoryCustomerRepository
+from tests.fakes.orders import InMemoryOrderRepository, MemoryProduct
+from tests.fakes.queue import InMemoryNotificationQueue
 
 STAFF = "boss@shop.test"
 

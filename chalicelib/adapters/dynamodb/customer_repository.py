@@ -1,4 +1,4 @@
-"""Customers storage: PynamoDB behind a small interface (the unit tests use the dict-backed fake below).
+"""Customers storage: PynamoDB behind a small interface (its dict-backed fake: tests/fakes/customers.py).
 
 Also keeps the login flow's `state`s: `save_login_state` / `take_login_state` (single use: the state is
 removed by a conditional delete, so of two concurrent callbacks with one state only one gets it).
@@ -12,7 +12,6 @@ took effect before a 500 reads as already taken: that sign-in is refused (400) a
 from __future__ import annotations
 
 import dataclasses
-import threading
 from functools import partial
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
@@ -24,7 +23,7 @@ from chalicelib.adapters.dynamodb.customers import (
     CustomerRecord,
     LoginStateRecord,
 )
-from chalicelib.adapters.dynamodb.pages import decode_cursor, encode_cursor, page
+from chalicelib.adapters.dynamodb.pages import page
 from chalicelib.domain.customers import Customer, LoginState
 from chalicelib.domain.errors import Conflict, NotFound
 
@@ -132,53 +131,3 @@ class DynamoCustomerRepository:
             key, record.nonce, record.code_verifier, record.redirect_uri, int(record.expires_at), record.next,
             record.binding,
         )
-
-
-class InMemoryCustomerRepository:
-    """The same contract over dicts, for unit tests."""
-
-    def __init__(self, settings=None):
-        self.customers: dict[str, Customer] = {}
-        self.login_states: dict[str, LoginState] = {}
-        self._lock = threading.Lock()
-
-    def get(self, customer_id: str) -> Customer | None:
-        found = self.customers.get(customer_id)
-        return dataclasses.replace(found) if found else None
-
-    def create(self, customer: Customer) -> bool:
-        with self._lock:
-            if customer.id in self.customers:
-                return False
-            self.customers[customer.id] = dataclasses.replace(customer)
-            return True
-
-    def update(self, customer_id: str, updated_at: str, **fields) -> Customer:
-        with self._lock:
-            customer = self.customers.get(customer_id)
-            if customer is None:
-                raise _customer_not_found(customer_id)
-            for name, value in {**fields, "updated_at": updated_at}.items():
-                setattr(customer, name, value)
-            return dataclasses.replace(customer)
-
-    def list(self, limit: int, cursor: str | None) -> tuple[list[Customer], str | None]:
-        ordered = sorted(self.customers.values(), key=lambda c: (c.created_at, c.id))
-        after = decode_cursor(cursor)
-        if after:
-            position = (after["created_at"]["S"], after["id"]["S"])
-            ordered = [c for c in ordered if (c.created_at, c.id) > position]
-        items = [dataclasses.replace(c) for c in ordered[:limit]]
-        last = items[-1] if len(ordered) > limit else None
-        next_cursor = encode_cursor({"created_at": {"S": last.created_at}, "id": {"S": last.id}}) if last else None
-        return items, next_cursor
-
-    def save_login_state(self, state: LoginState) -> None:
-        with self._lock:
-            stored = self.login_states.setdefault(state.key, state)
-            if stored.nonce != state.nonce:  # the same save repeated is fine; another state is not
-                raise _login_state_exists()
-
-    def take_login_state(self, key: str) -> LoginState | None:
-        with self._lock:
-            return self.login_states.pop(key, None)
