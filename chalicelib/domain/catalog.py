@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 from chalicelib.domain.keys import MAX_SORT_KEY_BYTES, utf8_size
 from chalicelib.domain.money import format_cents, mean_cents, to_cents
+from chalicelib.domain.stock import stock_covers_reserved
 
 LEVELS = 4  # relative levels kept per category: 0 (itself) .. 3
 MAX_NAME = 200
@@ -444,6 +445,22 @@ class WriteRefused(Exception):
     def __init__(self, failures: list[WriteFailure]):
         super().__init__(", ".join(f.reason for f in failures))
         self.failures = failures
+
+
+def moves_name(write: ProductWrite) -> bool:
+    """An update that changes the product's (category, name key): its name claim moves with it."""
+    return isinstance(write, UpdateProduct) and (
+        (write.after.category_id, write.after.name_key) != (write.before.category_id, write.before.name_key))
+
+
+def refusal(write: ProductWrite, index: int, stored: Product | None) -> WriteFailure:
+    """Why the store refused `write`, given the product as it is stored now (None: gone)."""
+    if stored is None:
+        return WriteFailure(MISSING, index=index)
+    if (isinstance(write, UpdateProduct) and "stock" in write.fields
+            and not stock_covers_reserved(write.after.stock, stored.reserved)):
+        return WriteFailure(STOCK_BELOW_RESERVED, index=index, current=stored)
+    return WriteFailure(CHANGED, index=index, current=stored)
 
 
 def write_delta(writes: Iterable[ProductWrite], categories: dict[str, Category]) -> AggregateDelta:

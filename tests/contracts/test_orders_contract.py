@@ -26,32 +26,40 @@ LIMITS = PendingLimits(max_orders=2, max_units=10)
 
 
 class FakeOrders:
+    """The orders fake on the products table it shares with the catalog fake: a product is deleted through
+    the catalog, as staff would."""
+
     def __init__(self, settings):
+        from tests.fakes.catalog import InMemoryCatalogRepository
         from tests.fakes.customers import InMemoryCustomerRepository
         from tests.fakes.notifications import InMemoryNotificationRepository
         from tests.fakes.orders import InMemoryOrderRepository
+        from tests.fakes.products import InMemoryProducts
 
+        self.products = InMemoryProducts()
+        self.catalog = InMemoryCatalogRepository(products=self.products)
         self.customers = InMemoryCustomerRepository()
         self.notifications = InMemoryNotificationRepository()
         self.repo = InMemoryOrderRepository(settings, customers=self.customers,
-                                            notification_records=self.notifications)
+                                            notification_records=self.notifications, products=self.products)
 
     def product(self, stock: int, price_cents: int = 1000, reserved: int = 0) -> str:
-        from tests.fakes.orders import MemoryProduct
-
         product_id = uid("p")
-        self.repo.products[product_id] = MemoryProduct(product_id, f"Product {product_id}", price_cents,
-                                                       stock=stock, reserved=reserved)
+        self.products.add(product_id, f"Product {product_id}", price_cents, stock=stock, reserved=reserved)
         return product_id
 
     def set_stock(self, product_id: str, stock: int) -> None:
-        self.repo.products[product_id].stock = stock
+        from chalicelib.domain.stock import Counters
+
+        self.products.set_counters(product_id, Counters(stock, self.products.counters(product_id).reserved))
 
     def delete_product(self, product_id: str) -> None:
-        del self.repo.products[product_id]
+        from chalicelib.domain.catalog import AggregateDelta, DeleteProduct
+
+        self.catalog.write([DeleteProduct(self.catalog.get_product(product_id))], AggregateDelta())
 
     def product_state(self, product_id: str) -> dict[str, int]:
-        p = self.repo.products[product_id]
+        p = self.catalog.get_product(product_id)
         return {"stock": p.stock, "reserved": p.reserved, "available": p.available}
 
 

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import Iterable, Iterator
 
-from chalicelib.adapters.dynamodb.catalog_repository import (
-    MAX_TRANSACTION_ITEMS,
-    _classify,
-    _moves_claim,
-    snapshot_id,
-)
+from chalicelib.adapters.dynamodb.catalog_repository import MAX_TRANSACTION_ITEMS, snapshot_id
 from chalicelib.adapters.dynamodb.pages import decode_cursor, encode_cursor
 from chalicelib.domain.catalog import (
     CATEGORY_MISSING,
@@ -30,19 +24,26 @@ from chalicelib.domain.catalog import (
     WriteFailure,
     WriteRefused,
     apply_delta,
+    moves_name,
+    refusal,
 )
+from chalicelib.domain.stock import Counters, stock_covers_reserved
+from tests.fakes.products import InMemoryProducts
 
 
 class InMemoryCatalogRepository:
-    """Same behaviour as DynamoCatalogRepository (conditions, all-or-nothing writes), in dicts."""
+    """Same behaviour as DynamoCatalogRepository (conditions, all-or-nothing writes), in dicts.
 
-    def __init__(self, settings=None):
+    `products`: the products table, shared with an InMemoryOrderRepository when both are given the same one."""
+
+    def __init__(self, settings=None, products: InMemoryProducts | None = None):
+        self.table = products or InMemoryProducts()
         self.categories: dict[str, Category] = {}
-        self.products: dict[str, Product] = {}
-        self.paths: dict[str, str] = {}  # product id -> category path (the by-path index)
+        self.products = self.table.products
+        self.paths = self.table.paths
         self.snapshots: dict[str, PriceSnapshot] = {}
         self.requests = 0
-        self._lock = threading.RLock()
+        self._lock = self.table.lock
 
     # categories
 
@@ -196,7 +197,7 @@ class InMemoryCatalogRepository:
                 return WriteFailure(CHANGED, index=index)
             taken = self._name_holder(write.product.category_id, write.product.name_key, write.product.id)
             return WriteFailure(NAME_TAKEN, index=index) if taken else None
-        if _moves_claim(write) and self._name_holder(write.after.category_id, write.after.name_key, write.before.id):
+        if moves_name(write) and self._name_holder(write.after.category_id, write.after.name_key, write.before.id):
             return WriteFailure(NAME_TAKEN, index=index)
         before = write.product if isinstance(write, DeleteProduct) else write.before
         stored = self.products.get(before.id)
@@ -206,9 +207,9 @@ class InMemoryCatalogRepository:
         same = (stored.price_cents, stored.discount_price_cents, stored.category_id) == (
             before.price_cents, before.discount_price_cents, before.category_id)
         stock_ok = not (isinstance(write, UpdateProduct) and "stock" in write.fields
-                        and stored.reserved > write.after.stock)
+                        and not stock_covers_reserved(write.after.stock, stored.reserved))
         if (guarded and not same) or not stock_ok:
-            return _classify(write, index, copy.deepcopy(stored))
+            return refusal(write, index, copy.deepcopy(stored))
         return None
 
     def _apply(self, write: ProductWrite) -> Product | None:
@@ -224,7 +225,7 @@ class InMemoryCatalogRepository:
         for field in write.fields:
             setattr(stored, field, getattr(write.after, field))
         stored.updated_at = write.after.updated_at
-        stored.available = stored.stock - stored.reserved
+        self.table.set_counters(stored.id, Counters(stored.stock, stored.reserved))
         if "category_id" in write.fields:
             self.paths[stored.id] = write.category_path
         return copy.deepcopy(stored)

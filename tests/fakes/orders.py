@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
-
 from chalicelib.config import Settings, load_settings
-from chalicelib.domain.errors import NotFound
+from chalicelib.domain import stock
+from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.notifications import NotificationDraft
 from chalicelib.domain.orders import (
+    CANCELED,
     COMPLETED,
     PENDING,
     HistoryEntry,
@@ -21,57 +20,41 @@ from chalicelib.domain.orders import (
     ProductView,
     Shortage,
     UnknownProducts,
-    current_price_cents,
 )
-
-
-@dataclass
-class MemoryProduct:
-    id: str
-    name: str
-    price_cents: int
-    discount_price_cents: int | None = None
-    stock: int = 0
-    reserved: int = 0
-
-    @property
-    def available(self) -> int:
-        return self.stock - self.reserved
+from tests.fakes.products import InMemoryProducts
 
 
 class InMemoryOrderRepository:
-    """Same contract as DynamoOrderRepository, on dicts, under one lock (atomic like a transaction)."""
+    """Same contract as DynamoOrderRepository, on dicts, under one lock (atomic like a transaction).
 
-    def __init__(self, settings: Settings | None = None, customers=None, notification_records=None):
+    `customers`: the customers fake the transaction's customer condition reads; `notification_records`: where
+    the PENDING notification records go, as DynamoDB's transactions put them into the notifications table (a
+    notifications fake, or None: only `notifications`); `products`: the products table, shared with an
+    InMemoryCatalogRepository when both are given the same one."""
+
+    def __init__(self, settings: Settings | None = None, *, customers, notification_records=None,
+                 products: InMemoryProducts | None = None):
         self.settings = settings
-        self.customers = customers  # a customer repository; defaults to services().customers
-        # Where the PENDING notification records go, as DynamoDB's transactions put them into the notifications
-        # table: a notification repository (e.g. InMemoryNotificationRepository), or None (only `notifications`).
+        self.customers = customers
         self.notification_records = notification_records
-        self.products: dict[str, MemoryProduct] = {}
+        self.table = products or InMemoryProducts()
+        self.products = self.table.products
         self.orders: dict[str, Order] = {}
         self.notifications: dict[str, NotificationDraft] = {}  # every draft recorded, by id
         self.pending: dict[str, tuple[int, int]] = {}  # customer id -> (pending_orders, pending_units)
         self.counter = 0
-        self._lock = threading.RLock()
-
-    def _customers(self):
-        if self.customers is None:
-            from chalicelib.bootstrap import services
-
-            return services().customers
-        return self.customers
+        self._lock = self.table.lock
 
     def load_for_placement(self, customer_id: str, product_ids: list[str], order_id: str | None) -> Placement:
         with self._lock:
             products = {
-                pid: ProductView(p.id, p.name, current_price_cents(p.price_cents, p.discount_price_cents), p.available)
+                pid: ProductView(p.id, p.name, p.current_price_cents, p.available)
                 for pid in product_ids
                 if (p := self.products.get(pid))
             }
             existing = self.orders.get(order_id) if order_id else None
             pending_orders, pending_units = self.pending.get(customer_id, (0, 0))
-        return Placement(self._customers().get(customer_id), products, existing, pending_orders, pending_units)
+        return Placement(self.customers.get(customer_id), products, existing, pending_orders, pending_units)
 
     def pending_of(self, customer_id: str) -> tuple[int, int]:
         with self._lock:
@@ -112,22 +95,24 @@ class InMemoryOrderRepository:
         with self._lock:
             if order.id in self.orders:
                 raise OrderExists(order.id)
-            if self._customers().get(order.customer_id) is None:  # the transaction's customer condition
+            if self.customers.get(order.customer_id) is None:  # the transaction's customer condition
                 raise NotFound("no such customer", code="customer_not_found")
             pending_orders, pending_units = self.pending.get(order.customer_id, (0, 0))
             limits.check(pending_orders, pending_units, order.units)
             missing = [pid for pid, _ in order.reservations() if pid not in self.products]
             if missing:
                 raise UnknownProducts(missing, {line.product_id: i for i, line in enumerate(order.items)})
-            short = [
-                Shortage(pid, qty, max(self.products[pid].available, 0))
-                for pid, qty in order.reservations()
-                if self.products[pid].available < qty
-            ]
+            reserved, short = {}, []
+            for pid, qty in order.reservations():
+                counters = stock.reserve(reserved.get(pid) or self.table.counters(pid), qty)
+                if counters is None:
+                    short.append(Shortage(pid, qty, max(self.products[pid].available, 0)))
+                else:
+                    reserved[pid] = counters
             if short:
                 raise InsufficientStock(short)
-            for pid, qty in order.reservations():
-                self.products[pid].reserved += qty
+            for pid, counters in reserved.items():
+                self.table.set_counters(pid, counters)
             self.pending[order.customer_id] = (pending_orders + 1, pending_units + order.units)
             self.orders[order.id] = order
             self._record(drafts, order.created_at)
@@ -139,20 +124,7 @@ class InMemoryOrderRepository:
                 raise NotFound("no such order")
             if current.status != PENDING:
                 raise InvalidTransition(current.status, target)
-            lines = [(pid, qty) for pid, qty in current.reservations() if pid in self.products]
-            if target == COMPLETED:
-                # a deleted product has no stock left: 409 insufficient_stock, as DynamoDB's condition fails
-                short = [Shortage(pid, qty, max(self.products[pid].stock, 0) if pid in self.products else 0)
-                         for pid, qty in current.reservations()
-                         if pid not in self.products or self.products[pid].stock < qty]
-                if short:
-                    raise InsufficientStock(short)
-                for pid, qty in lines:
-                    self.products[pid].stock -= qty
-                    self.products[pid].reserved -= qty
-            else:
-                for pid, qty in lines:
-                    self.products[pid].reserved -= qty
+            self._move_stock(current, target)
             pending_orders, pending_units = self.pending.get(current.customer_id, (0, 0))
             if pending_orders >= 1 and pending_units >= current.units:  # else placed before the counters
                 self.pending[current.customer_id] = (pending_orders - 1, pending_units - current.units)
@@ -160,6 +132,35 @@ class InMemoryOrderRepository:
             self.orders[order.id] = updated
             self._record(drafts, entry.at)
             return updated
+
+    def _move_stock(self, order: Order, target: str) -> None:
+        """Approval deducts every line (a deleted product has no stock left: 409 insufficient_stock, as
+        DynamoDB's condition fails); cancellation releases every line whose product still exists."""
+        moved: dict[str, stock.Counters] = {}
+        if target == COMPLETED:
+            short = []
+            for pid, qty in order.reservations():
+                counters = moved.get(pid) or (self.table.counters(pid) if pid in self.products else None)
+                deducted = stock.deduct(counters, qty) if counters else None
+                if deducted is None:
+                    short.append(Shortage(pid, qty, max(counters.stock, 0) if counters else 0))
+                else:
+                    moved[pid] = deducted
+            if short:
+                raise InsufficientStock(short)
+        elif target == CANCELED:
+            for pid, qty in order.reservations():
+                if pid not in self.products:
+                    continue  # deleted since the order: nothing left to release
+                counters = moved.get(pid) or self.table.counters(pid)
+                released = stock.release(counters, qty)
+                if released is None:
+                    raise Conflict("the product's reservation is smaller than this order's quantity",
+                                   details={"product_id": pid, "reserved": counters.reserved, "quantity": qty},
+                                   code="reservation_mismatch")
+                moved[pid] = released
+        for pid, counters in moved.items():
+            self.table.set_counters(pid, counters)
 
     def _record(self, drafts: list[NotificationDraft], now: str) -> None:
         self.notifications.update({d.id: d for d in drafts})

@@ -31,7 +31,7 @@ from chalicelib.domain.orders import (
 )
 from chalicelib.services import orders
 from tests.fakes.customers import InMemoryCustomerRepository
-from tests.fakes.orders import InMemoryOrderRepository, MemoryProduct
+from tests.fakes.orders import InMemoryOrderRepository
 from tests.fakes.queue import InMemoryNotificationQueue
 
 STAFF = "boss@shop.test"
@@ -110,7 +110,7 @@ def caller(customers, email, role="customer"):
 
 
 def stock(repo, pid, amount):
-    repo.products[pid] = MemoryProduct(pid, f"Product {pid}", 1000, None, amount)
+    repo.table.add(pid, f"Product {pid}", 1000, None, amount)
 
 
 def test_the_fourth_order_is_refused_with_nothing_reserved_or_sent(world):

@@ -21,7 +21,7 @@ from chalicelib.domain.orders import (
 )
 from chalicelib.services import orders
 from tests.fakes.customers import InMemoryCustomerRepository
-from tests.fakes.orders import InMemoryOrderRepository, MemoryProduct
+from tests.fakes.orders import InMemoryOrderRepository
 from tests.fakes.queue import InMemoryNotificationQueue
 
 STAFF = "boss@shop.test"
@@ -51,7 +51,7 @@ def caller(customers, email, phone="+254711223344", role="customer"):
 
 
 def stock(repo, pid, amount, price=1000, discount=None):
-    repo.products[pid] = MemoryProduct(pid, f"Product {pid}", price, discount, amount)
+    repo.table.add(pid, f"Product {pid}", price, discount, amount)
 
 
 def test_place_snapshots_prices_reserves_and_enqueues_both_notifications(world):

@@ -38,7 +38,6 @@ from chalicelib.domain.catalog import (
     MISSING,
     NAME_TAKEN,
     NOT_EMPTY,
-    STOCK_BELOW_RESERVED,
     AggregateDelta,
     Category,
     CreateProduct,
@@ -50,7 +49,9 @@ from chalicelib.domain.catalog import (
     UpdateProduct,
     WriteFailure,
     WriteRefused,
+    moves_name,
     plausible_id,
+    refusal,
 )
 
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for TransactWriteItems
@@ -82,12 +83,6 @@ def _name_set(transaction: _Transaction, key: str, category_id: str, add: bool) 
 
 def _claim_of(product: Product) -> ProductNameClaim:
     return ProductNameClaim(id=product_claim_id(product.category_id, product.name_key), product_id=product.id)
-
-
-def _moves_claim(write: ProductWrite) -> bool:
-    """An update that changes the product's (category, name key): its name claim moves with it."""
-    return isinstance(write, UpdateProduct) and (
-        (write.after.category_id, write.after.name_key) != (write.before.category_id, write.before.name_key))
 
 
 def snapshot_id(snapshot: PriceSnapshot) -> str:
@@ -228,15 +223,6 @@ def _update_product_args(write: UpdateProduct) -> tuple[list, object]:
     for term in terms[1:]:
         condition &= term
     return actions, condition
-
-
-def _classify(write: ProductWrite, index: int, stored: Product | None) -> WriteFailure:
-    """Why the store refused `write`, given the product as it is stored now."""
-    if stored is None:
-        return WriteFailure(MISSING, index=index)
-    if isinstance(write, UpdateProduct) and "stock" in write.fields and stored.reserved > write.after.stock:
-        return WriteFailure(STOCK_BELOW_RESERVED, index=index, current=stored)
-    return WriteFailure(CHANGED, index=index, current=stored)
 
 
 class _Transaction:
@@ -490,7 +476,7 @@ class DynamoCatalogRepository:
 
     def write(self, writes: list[ProductWrite], delta: AggregateDelta) -> list[Product | None]:
         """Applies `writes` and `delta` atomically; returns each write's product (None for deletes)."""
-        if len(writes) == 1 and isinstance(writes[0], UpdateProduct) and not delta and not _moves_claim(writes[0]):
+        if len(writes) == 1 and isinstance(writes[0], UpdateProduct) and not delta and not moves_name(writes[0]):
             return [self._update_alone(writes[0])]
         owned = self._owned_claims(writes)
         transaction = _Transaction()
@@ -505,7 +491,7 @@ class DynamoCatalogRepository:
                 self._release_claim(transaction, write.product, index, owned)
             else:
                 actions, condition = _update_product_args(write)
-                if _moves_claim(write):
+                if moves_name(write):
                     condition &= ProductRecord.name_key == write.before.name_key  # the claim read is still its own
                     transaction.put(_claim_of(write.after), ("claim", index), ProductNameClaim.id.does_not_exist())
                     self._release_claim(transaction, write.before, index, owned)
@@ -527,7 +513,7 @@ class DynamoCatalogRepository:
         for write in writes:
             if isinstance(write, DeleteProduct):
                 leaving[product_claim_id(write.product.category_id, write.product.name_key)] = write.product.id
-            elif _moves_claim(write):
+            elif moves_name(write):
                 leaving[product_claim_id(write.before.category_id, write.before.name_key)] = write.before.id
         if not leaving:
             return set()
@@ -550,7 +536,7 @@ class DynamoCatalogRepository:
             retry.call(partial(record.update, actions=actions, condition=condition), "UpdateItem product")
         except UpdateError as error:
             if error.cause_response_code == "ConditionalCheckFailedException":
-                raise WriteRefused([_classify(write, 0, self.get_product(write.before.id))]) from None
+                raise WriteRefused([refusal(write, 0, self.get_product(write.before.id))]) from None
             raise
         return _product(record)
 
@@ -565,7 +551,7 @@ class DynamoCatalogRepository:
             return WriteFailure(BUSY, index=tag if isinstance(tag, int) else None)
         if isinstance(tag, int):
             stored = _product(ProductRecord.from_raw_data(reason.raw_item)) if reason.raw_item else None
-            return _classify(writes[tag], tag, stored)
+            return refusal(writes[tag], tag, stored)
         return WriteFailure(CATEGORY_MISSING, category_id=tag)
 
     # --- price history

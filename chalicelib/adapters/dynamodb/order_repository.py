@@ -12,7 +12,7 @@ Requests per use case (the bench counts them):
   the event's notification records + the customer's pending counters), then ONE SendMessageBatch.
 
 Product counters are kept in step by the update expressions themselves (`available` is stored,
-because condition expressions cannot subtract):
+because condition expressions cannot subtract; the same moves in Python: chalicelib/domain/stock.py):
 * reserve:  reserved += q, available -= q   if available >= q
 * approve:  stock -= q,   reserved -= q     if stock >= q and reserved >= q   (available unchanged)
 * cancel:   reserved -= q, available += q   if reserved >= q
