@@ -101,7 +101,7 @@ def requests_per_use_case(quick: bool) -> dict:
             AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
             **UNLIMITED,
         )
-        from chalicelib.adapters.dynamodb.order_repository import NUMBER_BLOCK
+        from chalicelib.adapters.dynamodb.order_numbers import NUMBER_BLOCK
         from chalicelib.api.caller import Caller
         from chalicelib.auth.dev_issuer import subject_for
         from chalicelib.auth.tokens import Identity

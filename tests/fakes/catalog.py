@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Iterator
 
-from chalicelib.adapters.dynamodb.catalog_repository import MAX_TRANSACTION_ITEMS, snapshot_id
+from chalicelib.adapters.dynamodb.catalog_keys import snapshot_id
+from chalicelib.adapters.dynamodb.catalog_transaction import MAX_TRANSACTION_ITEMS
 from chalicelib.adapters.dynamodb.pages import decode_cursor, encode_cursor
 from chalicelib.domain.catalog import (
     CATEGORY_MISSING,

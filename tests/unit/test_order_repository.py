@@ -12,10 +12,10 @@ from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 from chalicelib.adapters.dynamodb import retry
+from chalicelib.adapters.dynamodb.order_numbers import NumberBlocks
 from chalicelib.adapters.dynamodb.order_repository import (
     MAX_ATTEMPTS,
     DynamoOrderRepository,
-    NumberBlocks,
     OrderExists,
 )
 from chalicelib.config import load_settings

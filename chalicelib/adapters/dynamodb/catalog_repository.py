@@ -15,8 +15,7 @@ import copy
 from collections.abc import Iterable, Iterator
 from functools import partial
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
-from pynamodb.expressions.operand import Value
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from chalicelib.adapters.dynamodb import retry
 from chalicelib.adapters.dynamodb.catalog import (
@@ -29,6 +28,23 @@ from chalicelib.adapters.dynamodb.catalog import (
     ProductNameClaim,
     ProductRecord,
 )
+from chalicelib.adapters.dynamodb.catalog_expressions import (
+    _aggregate_actions,
+    _claim_of,
+    _name_set,
+    _unchanged_price_condition,
+    _update_product_args,
+)
+from chalicelib.adapters.dynamodb.catalog_keys import claim_id, named_id, product_claim_id, snapshot_id
+from chalicelib.adapters.dynamodb.catalog_mappers import (
+    _category,
+    _category_record,
+    _lookups,
+    _product,
+    _product_record,
+    _snapshot,
+)
+from chalicelib.adapters.dynamodb.catalog_transaction import _Transaction
 from chalicelib.adapters.dynamodb.pages import page
 from chalicelib.domain import catalog as rules
 from chalicelib.domain.catalog import (
@@ -42,7 +58,6 @@ from chalicelib.domain.catalog import (
     Category,
     CreateProduct,
     DeleteProduct,
-    LevelDelta,
     PriceSnapshot,
     Product,
     ProductWrite,
@@ -54,223 +69,8 @@ from chalicelib.domain.catalog import (
     refusal,
 )
 
-MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for TransactWriteItems
-ALL_OLD = "ALL_OLD"
-# Cancellation reasons a caller sorts out (a condition refused, or a transient reason next to one).
-REFUSALS = retry.RETRYABLE_REASONS | {"ConditionalCheckFailed"}
 # What an upload needs to match and plan a row: fewer attributes, a cheaper read (notably on the emulator).
 LOOKUP_ATTRIBUTES = ["id", "name", "price_cents", "discount_price_cents", "stock", "reserved", "created_at"]
-
-
-def claim_id(parent_id: str | None, key: str) -> str:
-    return f"name:{parent_id or ROOT_PARENT}:{key}"
-
-
-def product_claim_id(category_id: str, key: str) -> str:
-    return f"product:{category_id}:{key}"
-
-
-def named_id(key: str) -> str:
-    return f"named:{key}"
-
-
-def _name_set(transaction: _Transaction, key: str, category_id: str, add: bool) -> None:
-    """Adds a category to (or removes it from) the set of categories with its name; idempotent."""
-    R = CategoriesNamedRecord
-    action = R.category_ids.add({category_id}) if add else R.category_ids.delete({category_id})
-    transaction.update(R(id=named_id(key)), "named", [action])
-
-
-def _claim_of(product: Product) -> ProductNameClaim:
-    return ProductNameClaim(id=product_claim_id(product.category_id, product.name_key), product_id=product.id)
-
-
-def snapshot_id(snapshot: PriceSnapshot) -> str:
-    return f"snapshot:{snapshot.category_id}:{snapshot.slot}"
-
-
-# --- records <-> domain
-
-
-def _category(record: CategoryRecord) -> Category:
-    return Category(
-        id=record.id,
-        name=record.name,
-        parent_id=record.parent_id,
-        ancestors=tuple(record.ancestors or ()),
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        price_sums=[int(v) for v in record.price_sums],
-        product_counts=[int(v) for v in record.product_counts],
-        subcategory_counts=[int(v) for v in record.subcategory_counts],
-    )
-
-
-def _category_record(category: Category) -> CategoryRecord:
-    return CategoryRecord(
-        id=category.id,
-        name=category.name,
-        name_key=category.name_key,
-        parent_id=category.parent_id,
-        parent_key=category.parent_id or ROOT_PARENT,
-        ancestors=list(category.ancestors),
-        path=category.path,
-        depth=category.depth,
-        price_sums=list(category.price_sums),
-        product_counts=list(category.product_counts),
-        subcategory_counts=list(category.subcategory_counts),
-        created_at=category.created_at,
-        updated_at=category.updated_at,
-    )
-
-
-def _product(record: ProductRecord) -> Product:
-    discount = record.discount_price_cents
-    return Product(
-        id=record.id,
-        name=record.name,
-        category_id=record.category_id,
-        price_cents=int(record.price_cents),
-        discount_price_cents=None if discount is None else int(discount),
-        stock=int(record.stock),
-        reserved=int(record.reserved),
-        available=int(record.available),
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-    )
-
-
-def _product_record(product: Product, category_path: str) -> ProductRecord:
-    return ProductRecord(
-        id=product.id,
-        kind=PRODUCT_KIND,
-        name=product.name,
-        name_key=product.name_key,
-        category_id=product.category_id,
-        path_key=category_path + product.id,
-        price_cents=product.price_cents,
-        discount_price_cents=product.discount_price_cents,
-        stock=product.stock,
-        reserved=product.reserved,
-        available=product.available,
-        created_at=product.created_at,
-        updated_at=product.updated_at,
-    )
-
-
-def _snapshot(record: PriceSnapshotRecord) -> PriceSnapshot:
-    return PriceSnapshot(
-        category_id=record.snapshot_of,
-        taken_at=record.taken_at,
-        price_sum_cents=int(record.price_sum_cents),
-        products_count=int(record.products_count),
-        subcategory_count=int(record.subcategory_count),
-    )
-
-
-# --- expressions
-
-
-def _aggregate_actions(delta: LevelDelta) -> list:
-    actions = []
-    for name, level, amount in delta.changes():
-        path = getattr(CategoryRecord, name)[level]
-        actions.append(path.set(path + amount))
-    return actions
-
-
-def _unchanged_price_condition(before: Product):
-    condition = (ProductRecord.price_cents == before.price_cents) & (ProductRecord.category_id == before.category_id)
-    if before.discount_price_cents is None:
-        return condition & ProductRecord.discount_price_cents.does_not_exist()
-    return condition & (ProductRecord.discount_price_cents == before.discount_price_cents)
-
-
-def _update_product_args(write: UpdateProduct) -> tuple[list, object]:
-    after = write.after
-    actions = [ProductRecord.updated_at.set(after.updated_at)]
-    for field in write.fields:
-        if field == "name":
-            actions += [ProductRecord.name.set(after.name), ProductRecord.name_key.set(after.name_key)]
-        elif field == "price_cents":
-            actions.append(ProductRecord.price_cents.set(after.price_cents))
-        elif field == "discount_price_cents":
-            if after.discount_price_cents is None:
-                actions.append(ProductRecord.discount_price_cents.remove())
-            else:
-                actions.append(ProductRecord.discount_price_cents.set(after.discount_price_cents))
-        elif field == "category_id":
-            actions += [
-                ProductRecord.category_id.set(after.category_id),
-                ProductRecord.path_key.set(write.category_path + after.id),
-            ]
-        elif field == "stock":
-            # available = stock - reserved, in the same expression that sets stock.
-            actions += [
-                ProductRecord.stock.set(after.stock),
-                ProductRecord.available.set(Value(after.stock) - ProductRecord.reserved),
-            ]
-        else:
-            raise ValueError(f"not an editable field: {field}")
-    # Every comparison fails on a missing item, so `attribute_exists(id)` is needed only without them
-    # (fewer terms: conditions are parsed per item, which is what a 100-item batch costs on the emulator).
-    terms = []
-    if write.guards_price:
-        terms.append(_unchanged_price_condition(write.before))
-    if "stock" in write.fields:
-        terms.append(ProductRecord.reserved <= after.stock)
-    condition = terms[0] if terms else ProductRecord.id.exists()
-    for term in terms[1:]:
-        condition &= term
-    return actions, condition
-
-
-class _Transaction:
-    """TransactWriteItems items with a tag each, so refusals can be mapped back to what they were."""
-
-    def __init__(self):
-        self.deletes: list[tuple[dict, object]] = []
-        self.puts: list[tuple[dict, object]] = []
-        self.updates: list[tuple[dict, object]] = []
-
-    def __len__(self) -> int:
-        return len(self.deletes) + len(self.puts) + len(self.updates)
-
-    def delete(self, record, tag, condition=None) -> None:
-        self.deletes.append((record.get_delete_kwargs_from_instance(condition, ALL_OLD), tag))
-
-    def put(self, record, tag, condition=None) -> None:
-        self.puts.append((record.get_save_kwargs_from_instance(condition, ALL_OLD), tag))
-
-    def update(self, record, tag, actions, condition=None) -> None:
-        self.updates.append((record.get_update_kwargs_from_instance(actions, condition, ALL_OLD), tag))
-
-    def commit(self) -> list[tuple[object, object]]:
-        """[] on success, else [(tag, cancellation reason)] of the refusing items (reason None = busy)."""
-        if len(self) > MAX_TRANSACTION_ITEMS:
-            raise ValueError(f"a transaction holds at most {MAX_TRANSACTION_ITEMS} items, not {len(self)}")
-        connection = ProductRecord._get_connection().connection
-        token = retry.new_token()  # one per logical transaction: a repeat after an effective 500 is a no-op
-        try:
-            retry.call(partial(
-                connection.transact_write_items,
-                condition_check_items=[],
-                delete_items=[kwargs for kwargs, _ in self.deletes],
-                put_items=[kwargs for kwargs, _ in self.puts],
-                update_items=[kwargs for kwargs, _ in self.updates],
-                client_request_token=token,
-            ), "catalog transaction")
-        except TransactWriteError as error:
-            if error.cause_response_code != "TransactionCanceledException":
-                raise
-            tags = [tag for _, tag in (*self.deletes, *self.puts, *self.updates)]
-            refused = [
-                (tag, reason) for tag, reason in zip(tags, error.cancellation_reasons, strict=False) if reason
-            ]
-            if any(reason.code not in REFUSALS for _, reason in refused):
-                raise  # ValidationError: a bug, not a refusal
-            return refused or [(None, None)]
-        return []
 
 
 class DynamoCatalogRepository:
@@ -591,17 +391,6 @@ def _category_failures(refused: list, when_present: str) -> WriteRefused:
     return WriteRefused(failures)
 
 
-def _lookups(records, wanted: dict[str, set[str]], category_id: str | None = None) -> list[Product]:
-    products = []
-    for record in records:
-        if category_id is not None:
-            record.category_id = category_id
-        record.updated_at = ""
-        record.available = int(record.stock) - int(record.reserved)
-        product = _product(record)
-        if product.name_key in wanted.get(product.category_id, ()):
-            products.append(product)
-    return products
 
 
 def _result(write: ProductWrite) -> Product | None:

@@ -29,25 +29,29 @@ client (503 `try_again` if they outlast every retry).
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
-from dataclasses import fields as dataclass_fields
 from functools import partial
 
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.dynamodb import retry
 from chalicelib.adapters.dynamodb.catalog import ProductRecord
 from chalicelib.adapters.dynamodb.customers import CustomerRecord
-from chalicelib.adapters.dynamodb.notifications import NotificationRecord
+from chalicelib.adapters.dynamodb.order_mappers import (
+    _n,
+    _s,
+    customer_from_record,
+    notification_record,
+    order_from_record,
+    order_to_record,
+    pending_counters,
+    product_view,
+)
+from chalicelib.adapters.dynamodb.order_numbers import NUMBER_COUNTER_ID, NumberBlocks
 from chalicelib.adapters.dynamodb.orders import (
-    HistoryEntryMap,
     OrderCounterRecord,
-    OrderItemMap,
     OrderRecord,
 )
 from chalicelib.adapters.dynamodb.pages import page
 from chalicelib.config import Settings
-from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.notifications import NotificationDraft
 from chalicelib.domain.orders import (
@@ -59,126 +63,17 @@ from chalicelib.domain.orders import (
     InvalidTransition,
     Order,
     OrderExists,
-    OrderLine,
     PendingLimitReached,
     PendingLimits,
     Placement,
-    ProductView,
     Shortage,
     UnknownProducts,
-    current_price_cents,
 )
 
 logger = logging.getLogger("ekiosk.orders")
 
-NUMBER_BLOCK = 20
-NUMBER_COUNTER_ID = "counter#order-number"  # order ids never contain '#'
 MAX_ATTEMPTS = retry.MAX_ATTEMPTS
 MAX_KEY_BYTES = 1024  # DynamoDB's limit for a hash key is 2048 bytes; our ids are far shorter
-
-
-# ---- what the service layer gets ----------------------------------------------------------------
-
-
-def product_view(record: ProductRecord) -> ProductView:
-    return ProductView(
-        id=record.id,
-        name=record.name,
-        price_cents=current_price_cents(record.price_cents, record.discount_price_cents),
-        available=int(record.available),
-    )
-
-
-# ---- record <-> domain --------------------------------------------------------------------------
-
-
-def order_from_record(record: OrderRecord) -> Order:
-    return Order(
-        id=record.id,
-        number=int(record.number),
-        customer_id=record.customer_id,
-        status=record.status,
-        items=[
-            OrderLine(product_id=i.product_id, name=i.name, quantity=int(i.quantity), price_cents=int(i.price_cents))
-            for i in record.items
-        ],
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        history=[HistoryEntry(status=h.status, at=h.at, by=h.by) for h in record.history],
-        customer_email=record.customer_email,
-        customer_phone=record.customer_phone,
-        request_hash=record.request_hash,
-    )
-
-
-def order_to_record(order: Order) -> OrderRecord:
-    return OrderRecord(
-        id=order.id,
-        number=order.number,
-        customer_id=order.customer_id,
-        customer_email=order.customer_email,
-        customer_phone=order.customer_phone,
-        status=order.status,
-        items=[
-            OrderItemMap(product_id=i.product_id, name=i.name, quantity=i.quantity, price_cents=i.price_cents)
-            for i in order.items
-        ],
-        total_cents=order.total_cents,
-        history=[HistoryEntryMap(status=h.status, at=h.at, by=h.by) for h in order.history],
-        request_hash=order.request_hash,
-        created_at=order.created_at,
-        updated_at=order.updated_at,
-    )
-
-
-def customer_from_record(record: CustomerRecord) -> Customer:
-    """Every field the domain's Customer has (the identity area owns both shapes)."""
-    return Customer(**{f.name: getattr(record, f.name, None) for f in dataclass_fields(Customer)})
-
-
-def notification_record(draft: NotificationDraft, now: str) -> NotificationRecord:
-    return NotificationRecord(
-        id=draft.id, order_id=draft.order_id, event=draft.event, channel=draft.channel,
-        recipient=draft.recipient, message=draft.message, status="PENDING", pending="PENDING",
-        attempts=0, created_at=now, updated_at=now,
-    )
-
-
-def pending_counters(item: dict | None) -> tuple[int, int]:
-    """(pending_orders, pending_units) of a raw customer item; absent counts as 0."""
-    item = item or {}
-    return (int(item.get("pending_orders", {}).get("N", 0)), int(item.get("pending_units", {}).get("N", 0)))
-
-
-def _n(value: int) -> dict:
-    return {"N": str(int(value))}
-
-
-def _s(value: str) -> dict:
-    return {"S": value}
-
-
-# ---- order numbers ------------------------------------------------------------------------------
-
-
-class NumberBlocks:
-    """Hands out numbers from blocks reserved with one atomic counter update each (thread-safe)."""
-
-    def __init__(self, reserve_block: Callable[[int], int], size: int = NUMBER_BLOCK):
-        self._reserve_block = reserve_block  # adds `size` to the counter, returns the new value
-        self._size = size
-        self._next = 1
-        self._end = 0
-        self._lock = threading.Lock()
-
-    def next(self) -> int:
-        with self._lock:
-            if self._next > self._end:
-                self._end = self._reserve_block(self._size)
-                self._next = self._end - self._size + 1
-            number = self._next
-            self._next += 1
-            return number
 
 
 # ---- the repository -----------------------------------------------------------------------------

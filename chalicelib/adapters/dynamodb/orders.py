@@ -60,7 +60,7 @@ class OrderCounterRecord(Model):
     """Shares the orders table; its id never collides with an order id (which has no '#').
 
     `value` is the highest order number handed out so far: each API process reserves a block of
-    numbers with one `ADD value :block` (see order_repository.NUMBER_BLOCK), so numbers are unique
+    numbers with one `ADD value :block` (see order_numbers.NUMBER_BLOCK), so numbers are unique
     but may have gaps. The item has no `kind`, so no order index ever lists it.
     """
 
