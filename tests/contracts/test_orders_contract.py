@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.adapters.dynamodb.order_repository import OrderExists
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.notifications import NotificationDraft
 from chalicelib.domain.orders import (
@@ -14,6 +13,7 @@ from chalicelib.domain.orders import (
     HistoryEntry,
     InsufficientStock,
     InvalidTransition,
+    OrderExists,
     OrderLine,
     PendingLimitReached,
     PendingLimits,

@@ -166,7 +166,7 @@ class InMemoryCatalogRepository:
 
     def write(self, writes: list[ProductWrite], delta: AggregateDelta) -> list[Product | None]:
         items = len(writes) + len(delta.items())
-        if items > MAX_TRANSACTION_ITEMS:  # DynamoDB refuses it, as _Transaction.commit does
+        if items > MAX_TRANSACTION_ITEMS:  # DynamoDB refuses it, as CatalogTransaction.commit does
             raise ValueError(f"a transaction holds at most {MAX_TRANSACTION_ITEMS} items, not {items}")
         with self._lock:
             self.requests += 1

@@ -13,11 +13,7 @@ from botocore.stub import ANY, Stubber
 
 from chalicelib.adapters.dynamodb import retry
 from chalicelib.adapters.dynamodb.order_numbers import NumberBlocks
-from chalicelib.adapters.dynamodb.order_repository import (
-    MAX_ATTEMPTS,
-    DynamoOrderRepository,
-    OrderExists,
-)
+from chalicelib.adapters.dynamodb.order_repository import DynamoOrderRepository
 from chalicelib.config import load_settings
 from chalicelib.domain.notifications import ORDER_PLACED, drafts_for
 from chalicelib.domain.orders import (
@@ -26,6 +22,7 @@ from chalicelib.domain.orders import (
     HistoryEntry,
     InsufficientStock,
     InvalidTransition,
+    OrderExists,
     OrderLine,
     TryAgain,
     UnknownProducts,
@@ -121,12 +118,12 @@ def test_write_conflicts_are_retried_with_backoff_and_never_surface(stubbed):
 def test_endless_conflicts_end_in_503_try_again(stubbed):
     repo, stub, sleeps = stubbed
     o = order()
-    for _ in range(MAX_ATTEMPTS):
+    for _ in range(retry.MAX_ATTEMPTS):
         cancel(stub, NONE, CONFLICT, NONE, NONE, NONE)
     with pytest.raises(TryAgain) as caught:
         repo.create(o, drafts(o))
     assert caught.value.status == 503
-    assert len(sleeps) == MAX_ATTEMPTS - 1
+    assert len(sleeps) == retry.MAX_ATTEMPTS - 1
 
 
 def test_only_really_short_items_are_reported(stubbed):

@@ -11,7 +11,7 @@ from chalicelib.adapters.dynamodb.catalog import (
     ProductRecord,
 )
 from chalicelib.adapters.dynamodb.catalog_keys import named_id, product_claim_id
-from chalicelib.adapters.dynamodb.catalog_transaction import _Transaction
+from chalicelib.adapters.dynamodb.catalog_transaction import CatalogTransaction
 from chalicelib.domain.catalog import (
     LevelDelta,
     Product,
@@ -19,18 +19,18 @@ from chalicelib.domain.catalog import (
 )
 
 
-def _name_set(transaction: _Transaction, key: str, category_id: str, add: bool) -> None:
+def update_name_set(transaction: CatalogTransaction, key: str, category_id: str, add: bool) -> None:
     """Adds a category to (or removes it from) the set of categories with its name; idempotent."""
     R = CategoriesNamedRecord
     action = R.category_ids.add({category_id}) if add else R.category_ids.delete({category_id})
     transaction.update(R(id=named_id(key)), "named", [action])
 
 
-def _claim_of(product: Product) -> ProductNameClaim:
+def claim_of(product: Product) -> ProductNameClaim:
     return ProductNameClaim(id=product_claim_id(product.category_id, product.name_key), product_id=product.id)
 
 
-def _aggregate_actions(delta: LevelDelta) -> list:
+def aggregate_actions(delta: LevelDelta) -> list:
     actions = []
     for name, level, amount in delta.changes():
         path = getattr(CategoryRecord, name)[level]
@@ -38,14 +38,14 @@ def _aggregate_actions(delta: LevelDelta) -> list:
     return actions
 
 
-def _unchanged_price_condition(before: Product):
+def unchanged_price_condition(before: Product):
     condition = (ProductRecord.price_cents == before.price_cents) & (ProductRecord.category_id == before.category_id)
     if before.discount_price_cents is None:
         return condition & ProductRecord.discount_price_cents.does_not_exist()
     return condition & (ProductRecord.discount_price_cents == before.discount_price_cents)
 
 
-def _update_product_args(write: UpdateProduct) -> tuple[list, object]:
+def update_product_args(write: UpdateProduct) -> tuple[list, object]:
     after = write.after
     actions = [ProductRecord.updated_at.set(after.updated_at)]
     for field in write.fields:
@@ -75,7 +75,7 @@ def _update_product_args(write: UpdateProduct) -> tuple[list, object]:
     # (fewer terms: conditions are parsed per item, which is what a 100-item batch costs on the emulator).
     terms = []
     if write.guards_price:
-        terms.append(_unchanged_price_condition(write.before))
+        terms.append(unchanged_price_condition(write.before))
     if "stock" in write.fields:
         terms.append(ProductRecord.reserved <= after.stock)
     condition = terms[0] if terms else ProductRecord.id.exists()

@@ -16,7 +16,7 @@ from chalicelib.domain.catalog import (
 )
 
 
-def _category(record: CategoryRecord) -> Category:
+def category_from_record(record: CategoryRecord) -> Category:
     return Category(
         id=record.id,
         name=record.name,
@@ -30,7 +30,7 @@ def _category(record: CategoryRecord) -> Category:
     )
 
 
-def _category_record(category: Category) -> CategoryRecord:
+def category_to_record(category: Category) -> CategoryRecord:
     return CategoryRecord(
         id=category.id,
         name=category.name,
@@ -48,7 +48,7 @@ def _category_record(category: Category) -> CategoryRecord:
     )
 
 
-def _product(record: ProductRecord) -> Product:
+def product_from_record(record: ProductRecord) -> Product:
     discount = record.discount_price_cents
     return Product(
         id=record.id,
@@ -64,7 +64,7 @@ def _product(record: ProductRecord) -> Product:
     )
 
 
-def _product_record(product: Product, category_path: str) -> ProductRecord:
+def product_to_record(product: Product, category_path: str) -> ProductRecord:
     return ProductRecord(
         id=product.id,
         kind=PRODUCT_KIND,
@@ -82,7 +82,7 @@ def _product_record(product: Product, category_path: str) -> ProductRecord:
     )
 
 
-def _snapshot(record: PriceSnapshotRecord) -> PriceSnapshot:
+def snapshot_from_record(record: PriceSnapshotRecord) -> PriceSnapshot:
     return PriceSnapshot(
         category_id=record.snapshot_of,
         taken_at=record.taken_at,
@@ -92,14 +92,14 @@ def _snapshot(record: PriceSnapshotRecord) -> PriceSnapshot:
     )
 
 
-def _lookups(records, wanted: dict[str, set[str]], category_id: str | None = None) -> list[Product]:
+def lookup_products(records, wanted: dict[str, set[str]], category_id: str | None = None) -> list[Product]:
     products = []
     for record in records:
         if category_id is not None:
             record.category_id = category_id
         record.updated_at = ""
         record.available = int(record.stock) - int(record.reserved)
-        product = _product(record)
+        product = product_from_record(record)
         if product.name_key in wanted.get(product.category_id, ()):
             products.append(product)
     return products

@@ -29,22 +29,22 @@ from chalicelib.adapters.dynamodb.catalog import (
     ProductRecord,
 )
 from chalicelib.adapters.dynamodb.catalog_expressions import (
-    _aggregate_actions,
-    _claim_of,
-    _name_set,
-    _unchanged_price_condition,
-    _update_product_args,
+    aggregate_actions,
+    claim_of,
+    unchanged_price_condition,
+    update_name_set,
+    update_product_args,
 )
 from chalicelib.adapters.dynamodb.catalog_keys import claim_id, named_id, product_claim_id, snapshot_id
 from chalicelib.adapters.dynamodb.catalog_mappers import (
-    _category,
-    _category_record,
-    _lookups,
-    _product,
-    _product_record,
-    _snapshot,
+    category_from_record,
+    category_to_record,
+    lookup_products,
+    product_from_record,
+    product_to_record,
+    snapshot_from_record,
 )
-from chalicelib.adapters.dynamodb.catalog_transaction import _Transaction
+from chalicelib.adapters.dynamodb.catalog_transaction import CatalogTransaction
 from chalicelib.adapters.dynamodb.pages import page
 from chalicelib.domain import catalog as rules
 from chalicelib.domain.catalog import (
@@ -83,7 +83,8 @@ class DynamoCatalogRepository:
         if not plausible_id(category_id):
             return None
         try:
-            return _category(retry.call(partial(CategoryRecord.get, category_id, consistent_read=True), "GetItem"))
+            record = retry.call(partial(CategoryRecord.get, category_id, consistent_read=True), "GetItem")
+            return category_from_record(record)
         except DoesNotExist:
             return None
 
@@ -91,7 +92,7 @@ class DynamoCatalogRepository:
         ids = sorted({i for i in category_ids if plausible_id(i)})
         if not ids:
             return {}
-        return {r.id: _category(r) for r in retry.model_batch_get(CategoryRecord, ids)}
+        return {r.id: category_from_record(r) for r in retry.model_batch_get(CategoryRecord, ids)}
 
     def child_named(self, parent_id: str | None, key: str) -> Category | None:
         try:
@@ -126,21 +127,21 @@ class DynamoCatalogRepository:
         else:
             run = partial(CategoryRecord.by_parent.query, parent_id or ROOT_PARENT)
             records, next_cursor = page(run, limit, cursor)
-        return [_category(r) for r in records], next_cursor
+        return [category_from_record(r) for r in records], next_cursor
 
     def all_categories(self) -> Iterator[Category]:
         for record in CategoryRecord.by_parent.scan():
-            yield _category(record)
+            yield category_from_record(record)
 
     def create_category(self, category: Category) -> None:
-        transaction = _Transaction()
-        transaction.put(_category_record(category), "category", CategoryRecord.id.does_not_exist())
+        transaction = CatalogTransaction()
+        transaction.put(category_to_record(category), "category", CategoryRecord.id.does_not_exist())
         claim = CategoryNameClaim(id=claim_id(category.parent_id, category.name_key), category_id=category.id)
         transaction.put(claim, "claim", CategoryNameClaim.id.does_not_exist())
-        _name_set(transaction, category.name_key, category.id, add=True)
+        update_name_set(transaction, category.name_key, category.id, add=True)
         for ancestor_id, delta in AggregateDelta().add_subcategory(category).items():
             transaction.update(
-                CategoryRecord(id=ancestor_id), ancestor_id, _aggregate_actions(delta), CategoryRecord.id.exists()
+                CategoryRecord(id=ancestor_id), ancestor_id, aggregate_actions(delta), CategoryRecord.id.exists()
             )
         refused = transaction.commit()
         if refused:
@@ -161,27 +162,27 @@ class DynamoCatalogRepository:
                     raise WriteRefused([WriteFailure(MISSING, category_id=category.id)]) from None
                 raise
             return renamed
-        transaction = _Transaction()
+        transaction = CatalogTransaction()
         transaction.update(CategoryRecord(id=category.id), "category", actions, condition)
         transaction.delete(CategoryNameClaim(id=claim_id(category.parent_id, category.name_key)), "old-claim")
         claim = CategoryNameClaim(id=claim_id(category.parent_id, renamed.name_key), category_id=category.id)
         transaction.put(claim, "claim", CategoryNameClaim.id.does_not_exist())
-        _name_set(transaction, category.name_key, category.id, add=False)
-        _name_set(transaction, renamed.name_key, category.id, add=True)
+        update_name_set(transaction, category.name_key, category.id, add=False)
+        update_name_set(transaction, renamed.name_key, category.id, add=True)
         refused = transaction.commit()
         if refused:
             raise _category_failures(refused, CHANGED)
         return renamed
 
     def delete_category(self, category: Category) -> None:
-        transaction = _Transaction()
+        transaction = CatalogTransaction()
         empty = (CategoryRecord.product_counts[0] == 0) & (CategoryRecord.subcategory_counts[1] == 0)
         transaction.delete(CategoryRecord(id=category.id), "category", CategoryRecord.id.exists() & empty)
         transaction.delete(CategoryNameClaim(id=claim_id(category.parent_id, category.name_key)), "old-claim")
-        _name_set(transaction, category.name_key, category.id, add=False)
+        update_name_set(transaction, category.name_key, category.id, add=False)
         for ancestor_id, delta in AggregateDelta().add_subcategory(category, -1).items():
             transaction.update(
-                CategoryRecord(id=ancestor_id), ancestor_id, _aggregate_actions(delta), CategoryRecord.id.exists()
+                CategoryRecord(id=ancestor_id), ancestor_id, aggregate_actions(delta), CategoryRecord.id.exists()
             )
         refused = transaction.commit()
         if refused:
@@ -193,7 +194,8 @@ class DynamoCatalogRepository:
         if not plausible_id(product_id):
             return None
         try:
-            return _product(retry.call(partial(ProductRecord.get, product_id, consistent_read=True), "GetItem"))
+            record = retry.call(partial(ProductRecord.get, product_id, consistent_read=True), "GetItem")
+            return product_from_record(record)
         except DoesNotExist:
             return None
 
@@ -207,7 +209,7 @@ class DynamoCatalogRepository:
         else:
             run = partial(ProductRecord.by_category.query, category.id)
         records, next_cursor = page(run, limit, cursor)
-        return [_product(r) for r in records], next_cursor
+        return [product_from_record(r) for r in records], next_cursor
 
     def products_named(self, category_id: str, keys: set[str], stored: int) -> list[Product]:
         """The products of one category whose name key is in `keys` (`stored`: how many it holds).
@@ -230,7 +232,7 @@ class DynamoCatalogRepository:
         claims = retry.model_batch_get(ProductNameClaim, ids)
         records = retry.model_batch_get(ProductRecord, {c.product_id for c in claims},
                                         attributes_to_get=[*LOOKUP_ATTRIBUTES, "category_id"])
-        return _lookups(records, wanted)
+        return lookup_products(records, wanted)
 
     def backfill_name_sets(self) -> int:
         """Adds every category to its name's set (for categories stored before the sets; idempotent)."""
@@ -279,26 +281,26 @@ class DynamoCatalogRepository:
         if len(writes) == 1 and isinstance(writes[0], UpdateProduct) and not delta and not moves_name(writes[0]):
             return [self._update_alone(writes[0])]
         owned = self._owned_claims(writes)
-        transaction = _Transaction()
+        transaction = CatalogTransaction()
         for index, write in enumerate(writes):
             if isinstance(write, CreateProduct):
                 # A new random 128-bit id: no condition needed (and none to evaluate 100 times a batch);
                 # its name claim is the uniqueness check.
-                transaction.put(_product_record(write.product, write.category_path), index)
-                transaction.put(_claim_of(write.product), ("claim", index), ProductNameClaim.id.does_not_exist())
+                transaction.put(product_to_record(write.product, write.category_path), index)
+                transaction.put(claim_of(write.product), ("claim", index), ProductNameClaim.id.does_not_exist())
             elif isinstance(write, DeleteProduct):
-                transaction.delete(ProductRecord(id=write.product.id), index, _unchanged_price_condition(write.product))
+                transaction.delete(ProductRecord(id=write.product.id), index, unchanged_price_condition(write.product))
                 self._release_claim(transaction, write.product, index, owned)
             else:
-                actions, condition = _update_product_args(write)
+                actions, condition = update_product_args(write)
                 if moves_name(write):
                     condition &= ProductRecord.name_key == write.before.name_key  # the claim read is still its own
-                    transaction.put(_claim_of(write.after), ("claim", index), ProductNameClaim.id.does_not_exist())
+                    transaction.put(claim_of(write.after), ("claim", index), ProductNameClaim.id.does_not_exist())
                     self._release_claim(transaction, write.before, index, owned)
                 transaction.update(ProductRecord(id=write.before.id), index, actions, condition)
         for category_id, level_delta in delta.items():
             transaction.update(
-                CategoryRecord(id=category_id), category_id, _aggregate_actions(level_delta), CategoryRecord.id.exists()
+                CategoryRecord(id=category_id), category_id, aggregate_actions(level_delta), CategoryRecord.id.exists()
             )
         refused = transaction.commit()
         if refused:
@@ -320,7 +322,7 @@ class DynamoCatalogRepository:
         return {c.id for c in retry.model_batch_get(ProductNameClaim, leaving) if leaving[c.id] == c.product_id}
 
     @staticmethod
-    def _release_claim(transaction: _Transaction, product: Product, index: int, owned: set[str]) -> None:
+    def _release_claim(transaction: CatalogTransaction, product: Product, index: int, owned: set[str]) -> None:
         claim_key = product_claim_id(product.category_id, product.name_key)
         if claim_key in owned:
             transaction.delete(ProductNameClaim(id=claim_key), ("old-claim", index),
@@ -328,7 +330,7 @@ class DynamoCatalogRepository:
 
     def _update_alone(self, write: UpdateProduct) -> Product:
         """One update that changes no aggregate: a plain UpdateItem, answering the stored result."""
-        actions, condition = _update_product_args(write)
+        actions, condition = update_product_args(write)
         record = ProductRecord(id=write.before.id)
         try:
             # Sets absolute values (available = the new stock - reserved): safe to repeat. A repeat after
@@ -338,7 +340,7 @@ class DynamoCatalogRepository:
             if error.cause_response_code == "ConditionalCheckFailedException":
                 raise WriteRefused([refusal(write, 0, self.get_product(write.before.id))]) from None
             raise
-        return _product(record)
+        return product_from_record(record)
 
     @staticmethod
     def _failure(writes: list[ProductWrite], tag, reason) -> WriteFailure:
@@ -350,7 +352,7 @@ class DynamoCatalogRepository:
         if tag is None or reason.code in retry.RETRYABLE_REASONS:
             return WriteFailure(BUSY, index=tag if isinstance(tag, int) else None)
         if isinstance(tag, int):
-            stored = _product(ProductRecord.from_raw_data(reason.raw_item)) if reason.raw_item else None
+            stored = product_from_record(ProductRecord.from_raw_data(reason.raw_item)) if reason.raw_item else None
             return refusal(writes[tag], tag, stored)
         return WriteFailure(CATEGORY_MISSING, category_id=tag)
 
@@ -373,7 +375,7 @@ class DynamoCatalogRepository:
         """Newest first."""
         run = partial(PriceSnapshotRecord.by_snapshot.query, category_id, scan_index_forward=False)
         records, next_cursor = page(run, limit, cursor)
-        return [_snapshot(r) for r in records], next_cursor
+        return [snapshot_from_record(r) for r in records], next_cursor
 
 
 def _category_failures(refused: list, when_present: str) -> WriteRefused:

@@ -17,7 +17,7 @@ ALL_OLD = "ALL_OLD"
 REFUSALS = retry.RETRYABLE_REASONS | {"ConditionalCheckFailed"}
 
 
-class _Transaction:
+class CatalogTransaction:
     """TransactWriteItems items with a tag each, so refusals can be mapped back to what they were."""
 
     def __init__(self):

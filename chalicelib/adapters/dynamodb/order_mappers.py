@@ -95,9 +95,9 @@ def pending_counters(item: dict | None) -> tuple[int, int]:
     return (int(item.get("pending_orders", {}).get("N", 0)), int(item.get("pending_units", {}).get("N", 0)))
 
 
-def _n(value: int) -> dict:
+def as_n(value: int) -> dict:
     return {"N": str(int(value))}
 
 
-def _s(value: str) -> dict:
+def as_s(value: str) -> dict:
     return {"S": value}

@@ -36,8 +36,8 @@ from chalicelib.adapters.dynamodb import retry
 from chalicelib.adapters.dynamodb.catalog import ProductRecord
 from chalicelib.adapters.dynamodb.customers import CustomerRecord
 from chalicelib.adapters.dynamodb.order_mappers import (
-    _n,
-    _s,
+    as_n,
+    as_s,
     customer_from_record,
     notification_record,
     order_from_record,
@@ -72,11 +72,7 @@ from chalicelib.domain.orders import (
 
 logger = logging.getLogger("ekiosk.orders")
 
-MAX_ATTEMPTS = retry.MAX_ATTEMPTS
 MAX_KEY_BYTES = 1024  # DynamoDB's limit for a hash key is 2048 bytes; our ids are far shorter
-
-
-# ---- the repository -----------------------------------------------------------------------------
 
 
 class DynamoOrderRepository:
@@ -97,11 +93,11 @@ class DynamoOrderRepository:
     def load_for_placement(self, customer_id: str, product_ids: list[str], order_id: str | None) -> Placement:
         """ONE BatchGetItem across the customers, products and (with a key) orders tables."""
         requests: dict[str, dict] = {
-            self._table("customers"): {"Keys": [{"id": _s(customer_id)}], "ConsistentRead": True},
-            self._table("products"): {"Keys": [{"id": _s(pid)} for pid in product_ids], "ConsistentRead": True},
+            self._table("customers"): {"Keys": [{"id": as_s(customer_id)}], "ConsistentRead": True},
+            self._table("products"): {"Keys": [{"id": as_s(pid)} for pid in product_ids], "ConsistentRead": True},
         }
         if order_id is not None:
-            requests[self._table("orders")] = {"Keys": [{"id": _s(order_id)}], "ConsistentRead": True}
+            requests[self._table("orders")] = {"Keys": [{"id": as_s(order_id)}], "ConsistentRead": True}
         # Unprocessed keys (throttling) are asked again, after a pause; TryAgain if they never come.
         found = retry.batch_get(lambda items: self._db.batch_get_item(RequestItems=items), requests)
         customers = found.get(self._table("customers"), [])
@@ -122,7 +118,7 @@ class DynamoOrderRepository:
 
     def _counters(self, customer_id: str) -> tuple[int, int] | None:
         response = self._db.get_item(
-            TableName=self._table("customers"), Key={"id": _s(customer_id)}, ConsistentRead=True,
+            TableName=self._table("customers"), Key={"id": as_s(customer_id)}, ConsistentRead=True,
             ProjectionExpression="id, pending_orders, pending_units",
         )
         return pending_counters(response["Item"]) if response.get("Item") else None
@@ -136,7 +132,7 @@ class DynamoOrderRepository:
             "IndexName": OrderRecord.by_status.Meta.index_name,
             "KeyConditionExpression": "#st = :pending AND created_at < :cutoff",
             "ExpressionAttributeNames": {"#st": "status"},
-            "ExpressionAttributeValues": {":pending": _s(PENDING), ":cutoff": _s(cutoff)},
+            "ExpressionAttributeValues": {":pending": as_s(PENDING), ":cutoff": as_s(cutoff)},
             "ScanIndexForward": True,
             "Limit": int(limit),
         }
@@ -150,7 +146,7 @@ class DynamoOrderRepository:
         if not _storable_key(order_id):  # DynamoDB would refuse the key: there is no such order
             return None
         response = retry.call(partial(
-            self._db.get_item, TableName=self._table("orders"), Key={"id": _s(order_id)}, ConsistentRead=True))
+            self._db.get_item, TableName=self._table("orders"), Key={"id": as_s(order_id)}, ConsistentRead=True))
         item = response.get("Item")
         if not item or item.get("kind", {}).get("S") != "ORDER":
             return None
@@ -180,10 +176,10 @@ class DynamoOrderRepository:
         response = retry.call(partial(
             self._db.update_item,
             TableName=self._table("orders"),
-            Key={"id": _s(NUMBER_COUNTER_ID)},
+            Key={"id": as_s(NUMBER_COUNTER_ID)},
             UpdateExpression="ADD #v :n",
             ExpressionAttributeNames={"#v": OrderCounterRecord.value.attr_name},
-            ExpressionAttributeValues={":n": _n(size)},
+            ExpressionAttributeValues={":n": as_n(size)},
             ReturnValues="UPDATED_NEW",
         ), "order number block")
         return int(response["Attributes"][OrderCounterRecord.value.attr_name]["N"])
@@ -208,23 +204,23 @@ class DynamoOrderRepository:
         for product_id, quantity in order.reservations():
             items.append({"Update": {
                 "TableName": products,
-                "Key": {"id": _s(product_id)},
+                "Key": {"id": as_s(product_id)},
                 "UpdateExpression": "SET reserved = reserved + :q, available = available - :q",
                 "ConditionExpression": "attribute_exists(id) AND available >= :q",
-                "ExpressionAttributeValues": {":q": _n(quantity)},
+                "ExpressionAttributeValues": {":q": as_n(quantity)},
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }})
         items.extend(self._notification_puts(drafts, now))
         items.append({"Update": {
             "TableName": self._table("customers"),
-            "Key": {"id": _s(order.customer_id)},
+            "Key": {"id": as_s(order.customer_id)},
             "UpdateExpression": "ADD pending_orders :one, pending_units :units",
             "ConditionExpression": "attribute_exists(id)"
                                    " AND (attribute_not_exists(pending_orders) OR pending_orders <= :orders_room)"
                                    " AND (attribute_not_exists(pending_units) OR pending_units <= :units_room)",
             "ExpressionAttributeValues": {
-                ":one": _n(1), ":units": _n(order.units),
-                ":orders_room": _n(limits.orders_room()), ":units_room": _n(limits.units_room(order.units)),
+                ":one": as_n(1), ":units": as_n(order.units),
+                ":orders_room": as_n(limits.orders_room()), ":units_room": as_n(limits.units_room(order.units)),
             },
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }})
@@ -266,15 +262,16 @@ class DynamoOrderRepository:
         while True:
             items: list[dict] = [{"Update": {
                 "TableName": self._table("orders"),
-                "Key": {"id": _s(order.id)},
+                "Key": {"id": as_s(order.id)},
                 "UpdateExpression": "SET #st = :target, updated_at = :at, history = list_append(history, :entry)",
                 "ConditionExpression": "attribute_exists(id) AND #st = :pending",
                 "ExpressionAttributeNames": {"#st": "status"},
                 "ExpressionAttributeValues": {
-                    ":target": _s(target),
-                    ":pending": _s(PENDING),
-                    ":at": _s(entry.at),
-                    ":entry": {"L": [{"M": {"status": _s(entry.status), "at": _s(entry.at), "by": _s(entry.by)}}]},
+                    ":target": as_s(target),
+                    ":pending": as_s(PENDING),
+                    ":at": as_s(entry.at),
+                    ":entry": {"L": [{"M": {
+                        "status": as_s(entry.status), "at": as_s(entry.at), "by": as_s(entry.by)}}]},
                 },
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }}]
@@ -285,12 +282,12 @@ class DynamoOrderRepository:
             if release_counters:
                 items.append({"Update": {
                     "TableName": self._table("customers"),
-                    "Key": {"id": _s(order.customer_id)},
+                    "Key": {"id": as_s(order.customer_id)},
                     "UpdateExpression": "ADD pending_orders :minus_one, pending_units :minus_units",
                     "ConditionExpression": "pending_orders >= :one AND pending_units >= :units",
                     "ExpressionAttributeValues": {
-                        ":one": _n(1), ":units": _n(order.units),
-                        ":minus_one": _n(-1), ":minus_units": _n(-order.units),
+                        ":one": as_n(1), ":units": as_n(order.units),
+                        ":minus_one": as_n(-1), ":minus_units": as_n(-order.units),
                     },
                 }})
 
@@ -342,10 +339,10 @@ class DynamoOrderRepository:
             condition = "attribute_exists(id) AND reserved >= :q"
         return {
             "TableName": self._table("products"),
-            "Key": {"id": _s(product_id)},
+            "Key": {"id": as_s(product_id)},
             "UpdateExpression": update,
             "ConditionExpression": condition,
-            "ExpressionAttributeValues": {":q": _n(quantity)},
+            "ExpressionAttributeValues": {":q": as_n(quantity)},
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
 
