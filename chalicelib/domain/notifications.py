@@ -186,11 +186,6 @@ def backoff_delay(receive_count: int, base: float = 5, cap: float = 60) -> int:
     return int(min(math.ceil(base * 2**exponent), cap))
 
 
-def retry_schedule(max_receives: int, base: float = 5, cap: float = 60) -> list[int]:
-    """The delays between the attempts of a message that fails every time until the redrive limit."""
-    return [backoff_delay(n, base, cap) for n in range(1, max_receives)]
-
-
 # ---- the queue message: what the producer (API, sweeper) and the consumer (delivery) agree on ---------
 
 

@@ -62,6 +62,9 @@ class FakeOrders:
         p = self.catalog.get_product(product_id)
         return {"stock": p.stock, "reserved": p.reserved, "available": p.available}
 
+    def pending_of(self, customer_id: str) -> tuple[int, int]:
+        return self.repo.pending_of(customer_id)
+
 
 class DynamoOrders:
     def __init__(self, settings):
@@ -90,6 +93,9 @@ class DynamoOrders:
 
     def product_state(self, product_id: str) -> dict[str, int]:
         return self.seeder.product_state(product_id)
+
+    def pending_of(self, customer_id: str) -> tuple[int, int]:
+        return self.seeder.pending_of(customer_id)
 
 
 @pytest.fixture
@@ -136,7 +142,7 @@ def test_create_reserves_counts_and_reads_back(store):
     store.repo.create(order, drafts(order), LIMITS)
 
     assert store.product_state(pid) == {"stock": 5, "reserved": 2, "available": 3}
-    assert store.repo.pending_of(cid) == (1, 2)
+    assert store.pending_of(cid) == (1, 2)
     assert store.repo.get(order.id) == order
     seen = store.repo.load_for_placement(cid, [pid, "p-nope"], order.id)
     assert seen.customer == store.customers.get(cid)
@@ -152,7 +158,7 @@ def test_replayed_create_is_order_exists_and_reserves_nothing(store):
     with pytest.raises(OrderExists):
         store.repo.create(order, drafts(order), LIMITS)
     assert store.product_state(pid)["reserved"] == 2
-    assert store.repo.pending_of(cid) == (1, 2)
+    assert store.pending_of(cid) == (1, 2)
 
 
 def test_insufficient_stock_names_only_the_short_items_and_writes_nothing(store):
@@ -163,7 +169,7 @@ def test_insufficient_stock_names_only_the_short_items_and_writes_nothing(store)
     same_error(raised, InsufficientStock, "insufficient_stock",
                [{"product_id": scarce, "requested": 3, "available": 1}])
     assert store.product_state(plenty)["reserved"] == 0
-    assert store.repo.get(order.id) is None and store.repo.pending_of(cid) == (0, 0)
+    assert store.repo.get(order.id) is None and store.pending_of(cid) == (0, 0)
 
 
 def test_unknown_product_names_its_line(store):
@@ -200,7 +206,7 @@ def test_pending_limits_count_orders_and_units(store):
     with pytest.raises(PendingLimitReached) as raised:
         store.repo.create(third, drafts(third), LIMITS)
     assert raised.value.details["pending_orders"] == 2
-    assert store.product_state(pid)["reserved"] == 9 and store.repo.pending_of(cid) == (2, 9)
+    assert store.product_state(pid)["reserved"] == 9 and store.pending_of(cid) == (2, 9)
 
 
 def test_placing_and_leaving_pending_record_the_notifications(store):
@@ -231,13 +237,13 @@ def test_transition_happens_exactly_once(store, target):
     expected = {"stock": 3, "reserved": 0, "available": 3} if target == COMPLETED else \
         {"stock": 5, "reserved": 0, "available": 5}
     assert store.product_state(pid) == expected
-    assert store.repo.pending_of(cid) == (0, 0)
+    assert store.pending_of(cid) == (0, 0)
 
     for again in (COMPLETED, CANCELED):
         with pytest.raises(InvalidTransition) as raised:
             store.repo.transition(order, again, entry(again), [])
         same_error(raised, InvalidTransition, "invalid_transition", {"from": target, "to": again})
-    assert store.product_state(pid) == expected and store.repo.pending_of(cid) == (0, 0)
+    assert store.product_state(pid) == expected and store.pending_of(cid) == (0, 0)
 
 
 def test_transition_of_an_unknown_order_is_not_found(store):
@@ -271,7 +277,7 @@ def test_canceling_when_a_product_was_deleted_releases_the_rest(store):
 
     assert store.repo.transition(order, CANCELED, entry(CANCELED), []).status == CANCELED
     assert store.product_state(kept) == {"stock": 5, "reserved": 0, "available": 5}
-    assert store.repo.pending_of(cid) == (0, 0)
+    assert store.pending_of(cid) == (0, 0)
 
 
 def test_approving_with_too_little_stock_left_is_insufficient_stock(store):
@@ -284,7 +290,7 @@ def test_approving_with_too_little_stock_left_is_insufficient_stock(store):
         store.repo.transition(order, COMPLETED, entry(COMPLETED), [])
     same_error(raised, InsufficientStock, "insufficient_stock",
                [{"product_id": pid, "requested": 4, "available": 3}])
-    assert store.repo.get(order.id).status == PENDING and store.repo.pending_of(cid) == (1, 4)
+    assert store.repo.get(order.id).status == PENDING and store.pending_of(cid) == (1, 4)
 
 
 def test_an_order_placed_before_the_counters_leaves_them_alone(store):
@@ -295,9 +301,9 @@ def test_an_order_placed_before_the_counters_leaves_them_alone(store):
     store.repo.create(uncounted, drafts(uncounted), LIMITS)
     store.repo.transition(counted, CANCELED, entry(CANCELED), [])
     # (1, 3) now: the 3-unit order holds them; a second release of 1 unit would leave (0, 2)
-    assert store.repo.pending_of(cid) == (1, 3)
+    assert store.pending_of(cid) == (1, 3)
     store.repo.transition(uncounted, COMPLETED, entry(COMPLETED), [])
-    assert store.repo.pending_of(cid) == (0, 0)
+    assert store.pending_of(cid) == (0, 0)
 
 
 # ---- reads
@@ -393,7 +399,7 @@ def test_idempotent_replay_and_mismatch(use_cases):
     with pytest.raises(IdempotencyMismatch) as raised:
         orders.place_order(buyer_, [(pid, 3)], key)
     same_error(raised, IdempotencyMismatch, "idempotency_mismatch")
-    assert store.repo.pending_of(buyer_.id) == (1, 2)
+    assert store.pending_of(buyer_.id) == (1, 2)
 
 
 def test_approving_through_the_use_case_when_a_product_was_deleted_is_409(use_cases):

@@ -57,6 +57,7 @@ class InMemoryOrderRepository:
         return Placement(self.customers.get(customer_id), products, existing, pending_orders, pending_units)
 
     def pending_of(self, customer_id: str) -> tuple[int, int]:
+        """(pending_orders, pending_units) of a customer, (0, 0) if there is none (an inspection for tests)."""
         with self._lock:
             return self.pending.get(customer_id, (0, 0))
 

@@ -18,12 +18,19 @@ from chalicelib.domain.catalog import (
     AggregateDelta,
     UpdateProduct,
     WriteRefused,
-    brute_force_average,
 )
 from chalicelib.domain.errors import Conflict
 from chalicelib.services import bulk_import, price_history
 from chalicelib.services import catalog as service
-from tests.support.catalog import WRITE_OPERATIONS, RequestCounter, apply_edits, catalog_edits, csv_text, unique
+from tests.support.catalog import (
+    WRITE_OPERATIONS,
+    RequestCounter,
+    apply_edits,
+    brute_force_average,
+    catalog_edits,
+    csv_text,
+    unique,
+)
 
 
 @pytest.fixture

@@ -6,9 +6,12 @@ import contextlib
 import itertools
 import threading
 import uuid
+from collections.abc import Iterable
 
 from chalicelib.bootstrap import Services, use_services
 from chalicelib.config import load_settings
+from chalicelib.domain.catalog import LEVELS, AggregateDelta, Category, Product
+from chalicelib.domain.money import mean_cents
 
 _counter = itertools.count()
 
@@ -67,10 +70,44 @@ class RequestCounter:
 WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 
 
+def product_delta(before: tuple[Category, int] | None, after: tuple[Category, int] | None) -> AggregateDelta:
+    """The aggregate change of a product moving from (category, price) `before` to `after`."""
+    delta = AggregateDelta()
+    if before is not None:
+        delta.add_product(before[0], before[1], -1)
+    if after is not None:
+        delta.add_product(after[0], after[1], +1)
+    return delta
+
+
+def brute_force_average(categories: Iterable[Category], products: Iterable[Product], category_id: str) -> dict:
+    """The SPEC §5 answer by walking the tree: the reference the aggregates are tested against."""
+    by_id = {c.id: c for c in categories}
+    target = by_id[category_id]
+
+    def level_of(candidate: Category) -> int | None:
+        distance, current = 0, candidate
+        while current is not None and distance < LEVELS:
+            if current.id == target.id:
+                return distance
+            current = by_id.get(current.parent_id) if current.parent_id else None
+            distance += 1
+        return None
+
+    levels = {c.id: level_of(c) for c in by_id.values()}
+    prices = [p.price_cents for p in products if levels.get(p.category_id) is not None]
+    subcategories = sum(1 for level in levels.values() if level)
+    return {
+        "category_id": target.id,
+        "category": target.name,
+        "average_price": mean_cents(sum(prices), len(prices)),
+        "products_count": len(prices),
+        "subcategory_count": subcategories,
+    }
+
+
 def brute_force(repo, category_id: str) -> dict:
     """The average-price answer recomputed from every category and product an in-memory repo holds."""
-    from chalicelib.domain.catalog import brute_force_average
-
     return brute_force_average(repo.categories.values(), repo.products.values(), category_id)
 
 

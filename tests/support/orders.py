@@ -89,6 +89,14 @@ class Seeder:
                                 ConsistentRead=True)["Item"]
         return {k: int(item[k]["N"]) for k in ("stock", "reserved", "available")}
 
+    def pending_of(self, customer_id: str) -> tuple[int, int]:
+        """(pending_orders, pending_units) of a customer, read consistently; (0, 0) if there is none."""
+        from chalicelib.adapters.dynamodb.order_mappers import pending_counters
+
+        item = self.db.get_item(TableName=self.table("customers"), Key={"id": {"S": customer_id}},
+                                ConsistentRead=True).get("Item")
+        return pending_counters(item)
+
     def customer(self, email: str, phone: str | None, role: str = "customer", customer_id: str | None = None) -> str:
         """Creates (or sets the phone of) the customer record that `email`'s dev token maps to."""
         customer_id = customer_id or subject_for(email)

@@ -2,9 +2,8 @@
 
 from hypothesis import HealthCheck, given, settings
 
-from chalicelib.domain.catalog import brute_force_average
 from chalicelib.services import catalog as service
-from tests.support.catalog import apply_edits, catalog_edits, everything, memory_catalog
+from tests.support.catalog import apply_edits, brute_force_average, catalog_edits, everything, memory_catalog
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -3,7 +3,8 @@
 import pytest
 
 from chalicelib.domain import catalog as rules
-from chalicelib.domain.catalog import AggregateDelta, Category, PriceSnapshot, apply_delta, brute_force_average
+from chalicelib.domain.catalog import AggregateDelta, Category, PriceSnapshot, apply_delta
+from tests.support.catalog import brute_force_average, product_delta
 
 
 def category(cid, parent=None):
@@ -169,7 +170,7 @@ def test_deltas_merge_and_cancel_out():
     cats = chain(3)
     delta = AggregateDelta().add_product(cats[2], 500).merge(AggregateDelta().add_product(cats[2], 500, -1))
     assert not delta
-    moved = rules.product_delta((cats[2], 500), (cats[1], 700))
+    moved = product_delta((cats[2], 500), (cats[1], 700))
     changes = dict(moved.items())
     assert changes["c2"].price_sums == [-500, 0, 0, 0]
     assert changes["c1"].price_sums == [700, -500, 0, 0]

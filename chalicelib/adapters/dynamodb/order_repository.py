@@ -112,10 +112,6 @@ class DynamoOrderRepository:
             pending_units=pending_units,
         )
 
-    def pending_of(self, customer_id: str) -> tuple[int, int]:
-        """(pending_orders, pending_units) of a customer, read consistently; (0, 0) if there is none."""
-        return self._counters(customer_id) or (0, 0)
-
     def _counters(self, customer_id: str) -> tuple[int, int] | None:
         response = self._db.get_item(
             TableName=self._table("customers"), Key={"id": as_s(customer_id)}, ConsistentRead=True,
