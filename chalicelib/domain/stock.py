@@ -1,7 +1,7 @@
 """A product's stock counters and the moves orders make on them.
 
 `available = stock - reserved`. Each move holds only under its condition; DynamoDB applies the same moves as
-conditional update expressions (adapters/dynamodb/order_repository.py, catalog_repository.py), the in-memory
+conditional update expressions (adapters/dynamodb/order_repository.py, catalog_expressions.py), the in-memory
 fakes apply these functions, so the rule is written once in Python.
 """
 
