@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import time
 import urllib.parse
+from typing import TYPE_CHECKING
 
 from chalice import Blueprint, Response
 
+from chalicelib.api import login_cookie
 from chalicelib.api.responses import domain_error_response, json_response
 from chalicelib.api.routing import API_PREFIX, endpoint
+from chalicelib.auth import dev_issuer
 from chalicelib.domain.errors import DomainError, InvalidInput
 from chalicelib.domain.oauth import is_http_url
+
+if TYPE_CHECKING:
+    from chalicelib.ports import SignInProvider
+    from chalicelib.services.login import SignedIn
 
 bp = Blueprint(__name__)
 # Views import what they use (services, pydantic-based parsing, jose) so the cold start stays small.
@@ -105,8 +112,6 @@ def _api_root(request) -> str:
 
 
 def _login_cookie_name(request) -> str:
-    from chalicelib.api import login_cookie
-
     return login_cookie.name_for(*_scheme_and_host(request))
 
 
@@ -120,18 +125,17 @@ def _callback_uri(request) -> str:
     return _api_root(request) + CALLBACK_PATH
 
 
-def _sign_in_provider(request):
-    """The login's provider (ports.SignInProvider): the development issuer, at this API's own
-    `/oidc/dev/authorize`, on a local stack without OIDC_* (SPEC §3); else the configured OIDC provider."""
-    from chalicelib.auth import dev_issuer
+def _sign_in_provider(request) -> SignInProvider:
+    """The login's provider: the development issuer, at this API's own `/oidc/dev/authorize`, on a local stack
+    without OIDC_* (SPEC §3); else the configured OIDC provider."""
     from chalicelib.bootstrap import services
 
     settings = services().settings
     if dev_issuer.trusted(settings):
-        from chalicelib.auth.dev_provider import DevProvider
+        from chalicelib.auth.dev_provider import DevProvider  # only a local stack uses it
 
         return DevProvider(settings, _api_root(request) + DEV_AUTHORIZE_PATH)
-    from chalicelib.auth.oidc_provider import OidcProvider  # urllib.request: not at cold start
+    from chalicelib.auth.oidc_provider import OidcProvider  # urllib.request and the secrets adapter: not at cold start
 
     return OidcProvider(settings)
 
@@ -155,7 +159,7 @@ def hand_over_location(next_target: str, redirect_uri: str, fallback_root: str, 
     return root.rstrip("/") + path + "#" + urllib.parse.urlencode({"token": id_token})
 
 
-def _sign_in_body(signed_in, profile_complete: bool) -> dict:
+def _sign_in_body(signed_in: SignedIn, profile_complete: bool) -> dict:
     """The callback's JSON answer: the ID token to use as Bearer, and where to go next."""
     return {
         "id_token": signed_in.id_token,
@@ -183,7 +187,6 @@ def _sign_in_body(signed_in, profile_complete: bool) -> dict:
                503: "OIDC_AUDIENCE is not set (and this is not a local stack)."},
 )
 def oidc_authenticate():
-    from chalicelib.api import login_cookie
     from chalicelib.bootstrap import services
     from chalicelib.services import login
 
@@ -191,7 +194,7 @@ def oidc_authenticate():
     next_target = (request.query_params or {}).get("next")
     started = login.start(_sign_in_provider(request), services().customers, _callback_uri(request), next_target)
     url = started.authorization_url
-    cookie = login_cookie.set_cookie(_login_cookie_name(request), started.binding)
+    cookie = login_cookie.set_cookie(_login_cookie_name(request), started.binding, max_age=login.STATE_TTL)
     return Response(
         body={"authorization_url": url},
         status_code=302,
@@ -219,7 +222,6 @@ def oidc_authenticate():
                503: "OIDC_AUDIENCE is not set (and this is not a local stack)."},
 )
 def oidc_callback():
-    from chalicelib.api import login_cookie
     from chalicelib.auth.tokens import get_verifier, identity_of
     from chalicelib.bootstrap import services
     from chalicelib.services import customers, login
@@ -279,7 +281,7 @@ DEV_AUTHORIZE_QUERY = [
                404: "This stack does not use the development issuer."},
 )
 def oidc_dev_authorize():
-    from chalicelib.api import dev_sign_in_page
+    from chalicelib.api import dev_sign_in_page  # these two: only a local stack serves the page
     from chalicelib.auth import dev_provider
     from chalicelib.bootstrap import services
 

@@ -1,13 +1,12 @@
 """The login cookie: binds a sign-in's state to the browser that started it (login CSRF, services/login.py).
 
-`/oidc/authenticate` sets it to the login's binding (HttpOnly, SameSite=Lax so that it comes back on the
-provider's top-level redirect, `__Host-` prefixed and Secure); `/oidc/callback` reads it and clears it. Plain
-http to a loopback host (a local stack, where browsers may refuse Secure cookies) uses `LOCAL_LOGIN_COOKIE`.
+`/oidc/authenticate` sets it to the login's binding for as long as the state lives (HttpOnly, SameSite=Lax so
+that it comes back on the provider's top-level redirect, `__Host-` prefixed and Secure); `/oidc/callback` reads
+it and clears it. Plain http to a loopback host (a local stack, where browsers may refuse Secure cookies) uses
+`LOCAL_LOGIN_COOKIE`.
 """
 
 from __future__ import annotations
-
-from chalicelib.services.login import STATE_TTL
 
 LOGIN_COOKIE = "__Host-ekiosk-login"
 LOCAL_LOGIN_COOKIE = "ekiosk-login-local"  # plain http on 127.0.0.1/localhost only (no Secure, no prefix)
@@ -24,7 +23,7 @@ def name_for(scheme: str, host: str) -> str:
     return LOCAL_LOGIN_COOKIE if scheme == "http" and is_loopback(host) else LOGIN_COOKIE
 
 
-def set_cookie(name: str, value: str, max_age: int = STATE_TTL) -> str:
+def set_cookie(name: str, value: str, max_age: int) -> str:
     """A Set-Cookie value: HttpOnly, Path=/, SameSite=Lax (sent on the provider's top-level redirect back),
     Secure for the `__Host-` name. An empty value with max_age 0 clears it."""
     secure = "; Secure" if name.startswith("__Host-") else ""
