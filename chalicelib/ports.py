@@ -8,8 +8,11 @@ Each Protocol lists the methods the core actually calls, with the signatures of 
 - NotificationQueue adapters/queue.py                           SqsNotificationQueue
 - EmailSender       adapters/email.py                           SesEmailSender
 - SmsSender         adapters/sms.py                             build_sms_sender (Africa's Talking, local sink)
-`chalicelib/bootstrap.py` wires one of each (unit tests pass in-memory fakes). Only domain types cross a
-port: this module imports nothing but the domain (an import-linter contract in pyproject.toml).
+- SignInProvider    auth/oidc_provider.py, auth/dev_provider.py OidcProvider, DevProvider (api/identity.py picks)
+- IdTokenVerifier   auth/tokens.py                              TokenVerifier
+`chalicelib/bootstrap.py` wires one of each store, queue and sender (unit tests pass in-memory fakes). Only
+domain types cross a port: this module imports nothing but the domain (an import-linter contract in
+pyproject.toml).
 
 Pages are `(items, next cursor or None)`; `now`/`cutoff` arguments are ISO-8601 UTC strings
 (`domain/clock.py`).
@@ -268,4 +271,27 @@ class EmailSender(Protocol):
 class SmsSender(Protocol):
     def send(self, to: str, message: str) -> Receipt:
         """`to`: an E.164 number. Raises PermanentDeliveryError or TransientDeliveryError."""
+        ...
+
+
+class SignInProvider(Protocol):
+    """The OIDC provider the login flow (services/login.py) sends people to and redeems codes with."""
+
+    def client_id(self) -> str:
+        """The OAuth client ID; a 503 `login_not_configured` when sign-in has none."""
+        ...
+
+    def authorization_endpoint(self) -> str:
+        """Where the browser signs in; a 502 `provider_unavailable` when it cannot be found."""
+        ...
+
+    def redeem(self, code: str, login: LoginState) -> str:
+        """The ID token for `code`, issued for `login` (its redirect URI, PKCE verifier, nonce): a 400
+        `code_exchange_failed` when the provider refuses the code, a 502 when it does not answer."""
+        ...
+
+
+class IdTokenVerifier(Protocol):
+    def verify(self, token: str, nonce: str | None = None) -> dict:
+        """The token's verified claims (with `nonce`, the token must carry it); Unauthenticated otherwise."""
         ...

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import time
+import urllib.parse
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint, Response
 
+from chalicelib.api import login_cookie
 from chalicelib.api.responses import domain_error_response, json_response
 from chalicelib.api.routing import API_PREFIX, endpoint
+from chalicelib.auth import dev_issuer
 from chalicelib.domain.errors import DomainError, InvalidInput
+from chalicelib.domain.oauth import is_http_url
+
+if TYPE_CHECKING:
+    from chalicelib.ports import SignInProvider
+    from chalicelib.services.login import SignedIn
 
 bp = Blueprint(__name__)
 # Views import what they use (services, pydantic-based parsing, jose) so the cold start stays small.
@@ -18,6 +29,9 @@ NOT_SETTABLE = {
     "id": "not settable",
 }
 NO_STORE = {"Cache-Control": "no-store"}
+CALLBACK_PATH = API_PREFIX + "/oidc/callback"
+DEV_AUTHORIZE_PATH = API_PREFIX + "/oidc/dev/authorize"
+PROFILE_ROUTE = API_PREFIX + "/me"
 
 SCHEMAS = "chalicelib.api.schemas.identity"
 PROFILE = f"{SCHEMAS}:Profile"
@@ -98,9 +112,7 @@ def _api_root(request) -> str:
 
 
 def _login_cookie_name(request) -> str:
-    from chalicelib.auth import oidc_flow
-
-    return oidc_flow.login_cookie_name(*_scheme_and_host(request))
+    return login_cookie.name_for(*_scheme_and_host(request))
 
 
 def _callback_uri(request) -> str:
@@ -110,7 +122,52 @@ def _callback_uri(request) -> str:
     configured = services().settings.oidc_redirect_uri
     if configured:
         return configured
-    return _api_root(request) + API_PREFIX + "/oidc/callback"
+    return _api_root(request) + CALLBACK_PATH
+
+
+def _sign_in_provider(request) -> SignInProvider:
+    """The login's provider: the development issuer, at this API's own `/oidc/dev/authorize`, on a local stack
+    without OIDC_* (SPEC §3); else the configured OIDC provider."""
+    from chalicelib.bootstrap import services
+
+    settings = services().settings
+    if dev_issuer.trusted(settings):
+        from chalicelib.auth.dev_provider import DevProvider  # only a local stack uses it
+
+        return DevProvider(settings, _api_root(request) + DEV_AUTHORIZE_PATH)
+    from chalicelib.auth.oidc_provider import OidcProvider  # urllib.request and the secrets adapter: not at cold start
+
+    return OidcProvider(settings)
+
+
+def hand_over_location(next_target: str, redirect_uri: str, fallback_root: str, id_token: str) -> str:
+    """Where the callback sends the browser for a hand-over: `<base><target path>#token=<id_token>`.
+
+    `<base>` (origin and any stage prefix) is the callback URL of this login with `/api/v1/oidc/callback`
+    cut off: a URL the provider accepted for this client, never one taken from the request. Only when a
+    configured OIDC_REDIRECT_URI does not end that way is `fallback_root` (derived from the request the way
+    the default callback URL is) used. The token travels in the fragment: browsers never send it to a server.
+    """
+    from chalicelib.services.login import NEXT_TARGETS
+
+    path = NEXT_TARGETS[next_target]
+    parts = urllib.parse.urlsplit(redirect_uri)
+    if is_http_url(redirect_uri) and parts.path.endswith(CALLBACK_PATH):
+        root = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path[: -len(CALLBACK_PATH)], "", ""))
+    else:
+        root = fallback_root
+    return root.rstrip("/") + path + "#" + urllib.parse.urlencode({"token": id_token})
+
+
+def _sign_in_body(signed_in: SignedIn, profile_complete: bool) -> dict:
+    """The callback's JSON answer: the ID token to use as Bearer, and where to go next."""
+    return {
+        "id_token": signed_in.id_token,
+        "token_type": "Bearer",
+        "expires_in": max(0, int(signed_in.claims["exp"] - time.time())),
+        "profile_complete": profile_complete,
+        "next": None if profile_complete else PROFILE_ROUTE,
+    }
 
 
 @endpoint(
@@ -130,17 +187,14 @@ def _callback_uri(request) -> str:
                503: "OIDC_AUDIENCE is not set (and this is not a local stack)."},
 )
 def oidc_authenticate():
-    from chalicelib.auth import oidc_flow
     from chalicelib.bootstrap import services
+    from chalicelib.services import login
 
     request = bp.current_request
     next_target = (request.query_params or {}).get("next")
-    binding = oidc_flow.new_binding()
-    url = oidc_flow.start(
-        services().settings, _callback_uri(request), services().customers, next_target=next_target,
-        dev_authorization_endpoint=_api_root(request) + oidc_flow.DEV_AUTHORIZE_PATH, binding=binding,
-    )
-    cookie = oidc_flow.login_cookie(_login_cookie_name(request), binding)
+    started = login.start(_sign_in_provider(request), services().customers, _callback_uri(request), next_target)
+    url = started.authorization_url
+    cookie = login_cookie.set_cookie(_login_cookie_name(request), started.binding, max_age=login.STATE_TTL)
     return Response(
         body={"authorization_url": url},
         status_code=302,
@@ -168,30 +222,27 @@ def oidc_authenticate():
                503: "OIDC_AUDIENCE is not set (and this is not a local stack)."},
 )
 def oidc_callback():
-    from chalicelib.auth import oidc_flow
     from chalicelib.auth.tokens import get_verifier, identity_of
     from chalicelib.bootstrap import services
-    from chalicelib.services import customers
+    from chalicelib.services import customers, login
 
     request = bp.current_request
     params = dict(request.query_params or {})
     name = _login_cookie_name(request)
-    binding = oidc_flow.cookie_value((request.headers or {}).get("cookie"), name)
-    cleared = {"Set-Cookie": oidc_flow.login_cookie(name, "", max_age=0), **NO_STORE}  # one use, like the state
+    binding = login_cookie.value_in((request.headers or {}).get("cookie"), name)
+    cleared = {"Set-Cookie": login_cookie.set_cookie(name, "", max_age=0), **NO_STORE}  # one use, like the state
     try:
-        result = oidc_flow.finish(services().settings, params, services().customers, get_verifier(), binding=binding)
+        signed_in = login.finish(_sign_in_provider(request), services().customers, get_verifier(), params, binding)
     except DomainError as error:
         response = domain_error_response(error)
         response.headers.update(cleared)
         return response
-    customer = customers.sign_in(identity_of(result["claims"]))
-    if result["hand_over"]:
-        location = oidc_flow.hand_over_location(
-            result["hand_over"], result["redirect_uri"], _api_root(request), result["id_token"]
-        )
+    customer = customers.sign_in(identity_of(signed_in.claims))
+    if signed_in.hand_over:
+        location = hand_over_location(signed_in.hand_over, signed_in.redirect_uri, _api_root(request),
+                                      signed_in.id_token)
         return Response(body="", status_code=302, headers={"Location": location, **cleared})
-    body = oidc_flow.sign_in_response(result["id_token"], result["claims"], customer.profile_complete)
-    return json_response(body, headers=cleared)
+    return json_response(_sign_in_body(signed_in, customer.profile_complete), headers=cleared)
 
 
 def _text(name: str, description: str, **schema) -> dict:
@@ -230,20 +281,20 @@ DEV_AUTHORIZE_QUERY = [
                404: "This stack does not use the development issuer."},
 )
 def oidc_dev_authorize():
-    from chalicelib.auth import oidc_flow
+    from chalicelib.api import dev_sign_in_page  # these two: only a local stack serves the page
+    from chalicelib.auth import dev_provider
     from chalicelib.bootstrap import services
 
     request = bp.current_request
-    kind, value = oidc_flow.dev_authorize(services().settings, dict(request.query_params or {}),
-                                          own_callback=_api_root(request) + oidc_flow.CALLBACK_PATH)
-    if kind == "redirect":
-        return Response(body="", status_code=302, headers={"Location": value, **NO_STORE})
+    settings = services().settings
+    authorization = dev_provider.authorization_request(settings, dict(request.query_params or {}),
+                                                       own_callback=_api_root(request) + CALLBACK_PATH)
+    if authorization.email is not None:
+        location = dev_provider.callback_with_code(settings, authorization)
+        return Response(body="", status_code=302, headers={"Location": location, **NO_STORE})
     headers = {
-        "Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": DEV_PAGE_POLICY,
+        "Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": dev_sign_in_page.DEV_PAGE_POLICY,
         "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
         **NO_STORE,
     }
-    return Response(body=value, status_code=200, headers=headers)
-
-
-DEV_PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+    return Response(body=dev_sign_in_page.render(authorization.parameters), status_code=200, headers=headers)

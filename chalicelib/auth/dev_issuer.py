@@ -1,27 +1,29 @@
 """The local development issuer (`make token`): a key pair kept in the stack's data folder.
 
 Only a local stack trusts it (SPEC §3: STAGE=local set explicitly, AWS_ENDPOINT_URL set, no OIDC_* set, not
-on Lambda; config.dev_issuer_allowed, tokens.dev_issuer_trusted), so a token minted here is worthless
-anywhere else.
+on Lambda; config.dev_issuer_allowed and `trusted` here), so a token minted here is worthless anywhere else.
 
-On such a stack it is also the login flow's provider: `/oidc/dev/authorize` asks for an email and answers
-with an authorization code (`issue_code`), a short JWT signed with this key and bound to the email, nonce,
-PKCE challenge, redirect URI and client ID; the callback redeems it in-process (`redeem_code`) instead of
-calling a token endpoint. A code only completes the state it was issued for (its nonce), and states are
-single use, so a code is too.
+On such a stack it is also the login flow's provider (auth/dev_provider.py): `/oidc/dev/authorize` asks for an
+email and answers with an authorization code (`issue_code`), a short JWT signed with this key and bound to the
+email, nonce, PKCE challenge, redirect URI and client ID; the callback redeems it in-process (`redeem_code`)
+instead of calling a token endpoint. A code only completes the state it was issued for (its nonce), and states
+are single use, so a code is too.
+
+python-jose and cryptography are imported when a key or token is first needed, not at import time.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import secrets
 import time
 from functools import lru_cache
 from pathlib import Path
 
-from chalicelib.auth.tokens import StaticKeys
-from chalicelib.config import Settings
+from chalicelib.config import Settings, get_settings
+from chalicelib.domain.oauth import pkce_challenge
 
 ISSUER = "https://ekiosk.local/dev-issuer"
 AUDIENCE = "ekiosk-local"
@@ -30,6 +32,12 @@ KEY_FILE = "dev-issuer-key.pem"
 CODE_AUDIENCE = AUDIENCE + "/authorization-code"
 CODE_TTL = 300
 LOGIN_TOKEN_TTL = 3600
+
+
+def trusted(settings: Settings) -> bool:
+    """Whether this process trusts the development issuer (SPEC §3, config.dev_issuer_allowed); the process
+    environment is checked for Lambda again, whatever environment the settings were read from."""
+    return settings.uses_dev_issuer and not os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
 
 
 def _private_pem(settings: Settings) -> bytes:
@@ -72,9 +80,9 @@ def _public_jwk(private_pem: bytes) -> dict:
     return public
 
 
-def key_source(settings: Settings) -> StaticKeys:
-    public = _public_jwk(_private_pem(settings))
-    return StaticKeys({public["kid"]: public})
+def public_key(settings: Settings) -> dict:
+    """The issuer's public JWK, with its `kid`: what a verifier of its tokens needs."""
+    return _public_jwk(_private_pem(settings))
 
 
 def subject_for(email: str) -> str:
@@ -131,11 +139,7 @@ def redeem_code(
     settings: Settings, code: str, *, redirect_uri: str, client_id: str, code_verifier: str, nonce: str
 ) -> dict:
     """The code's claims when it is ours, unexpired and issued for exactly this login; else CodeRefused."""
-    import hmac
-
     from jose import JWTError, jwt
-
-    from chalicelib.auth.oidc_flow import pkce_challenge
 
     try:
         claims = jwt.decode(code, _public_jwk(_private_pem(settings)), algorithms=["RS256"], audience=CODE_AUDIENCE,
@@ -153,18 +157,14 @@ def redeem_code(
 
 
 def main() -> None:
-    import argparse
-
-    from chalicelib.config import get_settings
+    import argparse  # the command line's only
 
     parser = argparse.ArgumentParser(description="Print a Bearer ID token for the local stack.")
     parser.add_argument("email")
     parser.add_argument("--name")
     args = parser.parse_args()
-    from chalicelib.auth.tokens import dev_issuer_trusted
-
     settings = get_settings()
-    if not dev_issuer_trusted(settings):
+    if not trusted(settings):
         raise SystemExit("the development issuer is only for a local stack (STAGE=local, AWS_ENDPOINT_URL set, "
                          "no OIDC_* settings, not on Lambda)")
     print(mint(settings, args.email, args.name))

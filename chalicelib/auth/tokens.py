@@ -2,16 +2,20 @@
 
 Every failure, whatever its cause, is an `Unauthenticated` (the authorizer answers 401): a verifier
 that fails closed. python-jose is imported on the first verification, not at import time.
+
+Whom a process trusts (`build_verifier`): the development issuer's key on a local stack (SPEC §3,
+dev_issuer.trusted), else the OIDC_* issuers with their keys from the JWKS (jwks.py).
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
-import os
 import time
 from functools import lru_cache
 from typing import Protocol
 
+from chalicelib.auth import dev_issuer
 from chalicelib.config import Settings, get_settings
 from chalicelib.domain.customers import Identity
 from chalicelib.domain.errors import Unauthenticated
@@ -38,8 +42,6 @@ class StaticKeys:
 
 
 def _same(given: str, expected: str) -> bool:
-    import hmac  # with hashlib, only needed by the login callback
-
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
@@ -160,18 +162,11 @@ def bearer_token(header_value: str | None) -> str:
     return token.strip()
 
 
-def dev_issuer_trusted(settings: Settings) -> bool:
-    """SPEC §3 (config.dev_issuer_allowed); the process environment is checked for Lambda again, whatever
-    environment the settings were read from."""
-    return settings.uses_dev_issuer and not os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
-
-
 def build_verifier(settings: Settings) -> TokenVerifier:
-    if dev_issuer_trusted(settings):
-        from chalicelib.auth import dev_issuer
-
-        return TokenVerifier(dev_issuer.key_source(settings), (dev_issuer.ISSUER,), dev_issuer.AUDIENCE)
-    from chalicelib.auth.jwks import JwksCache, cooldown_from_environment
+    if dev_issuer.trusted(settings):
+        key = dev_issuer.public_key(settings)
+        return TokenVerifier(StaticKeys({key["kid"]: key}), (dev_issuer.ISSUER,), dev_issuer.AUDIENCE)
+    from chalicelib.auth.jwks import JwksCache, cooldown_from_environment  # urllib.request: not at cold start
 
     return TokenVerifier(
         JwksCache(settings.oidc_jwks_url, cooldown=cooldown_from_environment()),

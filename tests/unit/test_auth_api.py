@@ -347,9 +347,9 @@ def test_a_wrong_nonce_is_refused(env, provider):
 
 
 def test_a_slow_token_endpoint_times_out(env, provider, monkeypatch):
-    from chalicelib.auth import oidc_flow
+    from chalicelib.auth import oidc_provider
 
-    monkeypatch.setattr(oidc_flow, "TOKEN_TIMEOUT", 0.3)
+    monkeypatch.setattr(oidc_provider, "TOKEN_TIMEOUT", 0.3)
     provider.state.token_delay = 1.0
     started = time.monotonic()
     reply = env.client.get(login(env, provider, authorize(env)))
@@ -439,7 +439,7 @@ def cookie_parts(set_cookie):
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_authenticate_sets_a_host_only_secure_http_only_lax_cookie_bound_to_the_state(env, provider, method):
-    from chalicelib.auth.oidc_flow import binding_hash
+    from chalicelib.services.login import binding_hash
 
     use_services(Services(load_settings({"STAGE": "local", **provider.stack_env()}), customers=env.repo))
     reply = env.client.request(method, "/api/v1/oidc/authenticate", headers=HTTPS)

@@ -40,7 +40,7 @@ def env(application, monkeypatch, tmp_path):
 
     previous = services()
     settings = load_settings({**LOCAL_DEV_ENV, "EKIOSK_DATA_DIR": str(tmp_path)})
-    assert tokens.dev_issuer_trusted(settings)
+    assert dev_issuer.trusted(settings)
     repo = _use(settings, monkeypatch)
     yield type("Env", (), {"repo": repo, "settings": settings, "client": WsgiClient(application),
                            "use": lambda s: _use(s, monkeypatch)})
@@ -132,7 +132,7 @@ def test_a_code_for_another_login_is_refused(env):
 def test_a_wrong_code_verifier_is_refused(env):
     import dataclasses
 
-    from chalicelib.auth.oidc_flow import state_key
+    from chalicelib.services.login import state_key
 
     callback = sign_in(env)
     key = state_key(query_of(callback)["state"])

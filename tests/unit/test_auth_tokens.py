@@ -11,7 +11,6 @@ from chalicelib.auth.tokens import (
     TokenVerifier,
     bearer_token,
     build_verifier,
-    dev_issuer_trusted,
 )
 from chalicelib.config import load_settings
 from chalicelib.domain.errors import Unauthenticated
@@ -187,14 +186,14 @@ def test_dev_issuer_tokens_are_refused_anywhere_else(dev_data, environ):
     local = load_settings({**LOCAL_DEV_ENV, "EKIOSK_DATA_DIR": str(dev_data)})
     token = dev_issuer.mint(local, "dev@example.test")
     settings = load_settings({**environ, "EKIOSK_DATA_DIR": str(dev_data), "OIDC_JWKS_URL": "http://127.0.0.1:9/"})
-    assert not dev_issuer_trusted(settings)
+    assert not dev_issuer.trusted(settings)
     with pytest.raises(Unauthenticated):
         build_verifier(settings).verify(token)
 
 
 def test_dev_issuer_is_never_trusted_on_lambda(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "ekiosk-local")
-    assert not dev_issuer_trusted(load_settings({**LOCAL_DEV_ENV, "EKIOSK_DATA_DIR": str(tmp_path)}))
+    assert not dev_issuer.trusted(load_settings({**LOCAL_DEV_ENV, "EKIOSK_DATA_DIR": str(tmp_path)}))
 
 
 def test_make_token_refuses_outside_a_local_stack(tmp_path, monkeypatch):

@@ -2,7 +2,7 @@ import itertools
 
 import pytest
 
-from chalicelib.auth.tokens import dev_issuer_trusted
+from chalicelib.auth import dev_issuer
 from chalicelib.config import GOOGLE_ISSUERS, OIDC_VARIABLES, load_settings
 
 
@@ -74,11 +74,11 @@ def test_dev_issuer_trust_over_every_combination(stage, endpoint, oidc, on_lambd
     expected = (stage, endpoint, oidc, on_lambda) == ("local", "endpoint", "no-oidc", "not-lambda")
     settings = load_settings(environ)
     assert settings.uses_dev_issuer is expected
-    assert dev_issuer_trusted(settings) is expected
+    assert dev_issuer.trusted(settings) is expected
     if LAMBDA[on_lambda]:  # the process environment alone also says Lambda
         monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", LAMBDA[on_lambda])
         environ.pop("AWS_LAMBDA_FUNCTION_NAME")
-        assert not dev_issuer_trusted(load_settings(environ))
+        assert not dev_issuer.trusted(load_settings(environ))
     if not expected:  # then only OIDC_ISSUERS (default Google's two) are trusted
         assert settings.oidc_issuers == ((OIDC_VALUES["OIDC_ISSUERS"],) if oidc == "OIDC_ISSUERS" else GOOGLE_ISSUERS)
 

@@ -37,7 +37,7 @@ class LoginStateRecord(Model):
     redirect_uri = UnicodeAttribute()
     expires_at = NumberAttribute()
     next = UnicodeAttribute(null=True)  # where the callback hands the token over ("console"), else None
-    binding = UnicodeAttribute(null=True)  # hash of the login cookie's value (oidc_flow: login CSRF)
+    binding = UnicodeAttribute(null=True)  # hash of the login cookie's value (services/login.py: login CSRF)
 
 
 @table("customers")
