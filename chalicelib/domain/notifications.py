@@ -148,6 +148,9 @@ class DeliveryTuning:
     sweep_interval: float = 60  # how often the local worker runs the sweeper
     provider_timeout: float = 5  # read timeout of each provider call (s); connecting gets at most 3 s
     concurrency: int = 10  # provider calls in flight per batch
+    # Receives after which SQS moves a message to the dead-letter queue: the queue's maxReceiveCount
+    # (resources.NOTIFICATIONS_QUEUE, passed in by bootstrap.delivery_tuning); the last try marks it FAILED.
+    max_receives: int = 9
 
     ENV = {
         "backoff_base": "NOTIFY_BACKOFF_BASE_SECONDS",
