@@ -68,6 +68,11 @@ class Notification:
         return cls(draft.id, draft.order_id, draft.event, draft.channel, draft.recipient, draft.message,
                    created_at=now, updated_at=now)
 
+    def may_start(self, now: str) -> bool:
+        """The lease rule: an attempt may start when the record is PENDING and no other attempt's lease runs
+        at `now` (ISO-8601 UTC strings compare as times)."""
+        return self.status == PENDING and (not self.lease_until or self.lease_until < now)
+
 
 @dataclass(frozen=True)
 class Receipt:
