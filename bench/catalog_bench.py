@@ -88,14 +88,15 @@ def rows_for(root: str, count: int, price_shift: int = 0) -> str:
 
 
 def one_catalog(calls: Calls, size: int, reads: int) -> dict:
+    from chalicelib.bootstrap import services
     from chalicelib.services import bulk_import
     from chalicelib.services import catalog as service
 
     root = f"Bench{size}-{int(time.time() * 1000)}"
     upload = rows_for(root, size).encode()
-    report, created = calls.measure(lambda: bulk_import.upload(upload, "text/csv"))
+    report, created = calls.measure(lambda: bulk_import.upload(services(), upload, "text/csv"))
     assert report.status == 201 and report.created == size, report.body()
-    repo = service._repo()
+    repo = services().catalog
     top = repo.child_named(None, root.lower())
     dept = repo.child_named(top.id, "dept0")
     figures: dict[str, Any] = {"products": size, "upload": _plain(created)}
@@ -103,7 +104,7 @@ def one_catalog(calls: Calls, size: int, reads: int) -> dict:
         samples, counts = [], []
         answer = None
         for _ in range(reads):
-            answer, measured = calls.measure(lambda c=category: service.average_price(c.id))
+            answer, measured = calls.measure(lambda c=category: service.average_price(services(), c.id))
             samples.append(measured["raw_seconds"])
             counts.append(measured["requests"])
         figures[f"average_{label}"] = {
@@ -113,10 +114,10 @@ def one_catalog(calls: Calls, size: int, reads: int) -> dict:
             "answer": answer,
         }
     if size == max(SIZES_RUN):
-        _, again = calls.measure(lambda: bulk_import.upload(upload, "text/csv"))
+        _, again = calls.measure(lambda: bulk_import.upload(services(), upload, "text/csv"))
         figures["upload_same_file_again"] = _plain(again)
         changed = rows_for(root, size, price_shift=1).encode()
-        report, changed_all = calls.measure(lambda: bulk_import.upload(changed, "text/csv"))
+        report, changed_all = calls.measure(lambda: bulk_import.upload(services(), changed, "text/csv"))
         assert report.updated == size, report.body()
         figures["upload_every_row_changed"] = _plain(changed_all)
     categories_created = 1 + DEPARTMENTS + DEPARTMENTS * SHELVES + min(size, DEPARTMENTS * SHELVES * 3)

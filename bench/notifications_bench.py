@@ -7,7 +7,7 @@ Starts the embedded emulator and the fake Africa's Talking server (each in its o
 real provider is remote; every answer delayed by --latency), writes N PENDING SMS records as the
 order transaction does, enqueues them (SendMessageBatch, as the orders service does), then lets ONE
 in-process worker
-(chalicelib.runtime.worker.Worker.poll_once -> services.notifications.process_sqs_records) deliver
+(chalicelib.runtime.worker.Worker.poll_once -> adapters.sqs_batch.handle_records) deliver
 them, in three modes:
 
 * one-at-a-time: receive 1 message, send, record, delete (batch size 1, no concurrency);
@@ -17,8 +17,8 @@ them, in three modes:
   two concurrent Lambda invocations).
 
 Each mode runs three times: the whole local stack (SQS and DynamoDB in the emulator); SQS in the
-emulator with the records in the repository's in-memory twin (same rules); and process_sqs_records
-alone, fed the batches SQS would deliver (no SQS, records in memory). The last two separate the
+emulator with the records in the repository's in-memory twin (same rules); and handle_records alone,
+fed the batches SQS would deliver (no SQS, records in memory). The last two separate the
 delivery engine from the emulator, which serializes every request under one lock and spends
 milliseconds of CPU per item (its ReceiveMessage grows with the queue's depth).
 
@@ -76,10 +76,11 @@ def run_mode(name: str, batch: int, concurrency: int, in_flight: int, count: int
     from chalicelib.adapters.dynamodb.notification_repository import DynamoNotificationRepository
     from chalicelib.adapters.queue import SqsNotificationQueue
     from chalicelib.adapters.sms import AfricasTalkingSender
+    from chalicelib.adapters.sqs_batch import handle_records
     from chalicelib.domain.clock import iso
     from chalicelib.domain.notifications import DeliveryTuning, NotificationDraft, message_body
     from chalicelib.runtime.worker import Worker
-    from chalicelib.services.notifications import _now, process_sqs_records
+    from chalicelib.services.notifications import _now
     from tests.fakes.notifications import InMemoryNotificationRepository
     from tests.fakes.queue import InMemoryNotificationQueue
 
@@ -121,7 +122,7 @@ def run_mode(name: str, batch: int, concurrency: int, in_flight: int, count: int
     counter.clear()
     started = time.perf_counter()
     deadline = started + 600
-    if store == "engine":  # process_sqs_records alone, fed the batches SQS would deliver
+    if store == "engine":  # handle_records alone, fed the batches SQS would deliver
         records = [{"messageId": d.id, "receiptHandle": d.id, "body": message_body(d.id),
                     "attributes": {"ApproximateReceiveCount": "1"}} for d in drafts]
         batches = queue_module.SimpleQueue()
@@ -133,7 +134,7 @@ def run_mode(name: str, batch: int, concurrency: int, in_flight: int, count: int
                 chunk = batches.get_nowait()
             except queue_module.Empty:
                 return False
-            if process_sqs_records(chunk):
+            if handle_records(svc, chunk):
                 raise RuntimeError(f"{name}: a message failed")
             return True
     else:
@@ -288,7 +289,7 @@ VISIBILITY_SECONDS = 10
 STORE_LABELS = {
     "emulator": "whole local stack: SQS and DynamoDB in the emulator",
     "in-memory": "SQS in the emulator, records in memory",
-    "engine": "process_sqs_records alone: no SQS, records in memory",
+    "engine": "handle_records alone: no SQS, records in memory",
 }
 STORES = tuple(STORE_LABELS)
 

@@ -124,13 +124,13 @@ def requests_per_use_case(quick: bool) -> dict:
         products = [seed.product(stock=1_000_000, price_cents=random.randint(100, 100_000)) for _ in range(50)]
 
         def place(n):
-            return orders.place_order(buyer, [(pid, 1) for pid in products[:n]])[0]
+            return orders.place_order(services(), buyer, [(pid, 1) for pid in products[:n]])[0]
 
         def staff_change(order_id, status):
             staff = caller(STAFF_EMAIL)  # a fresh Caller per request, as the API builds one
             _, role_read = counter.measure(staff.require_staff)
             updated, counts = counter.measure(
-                lambda: orders.change_status(staff, orders.get_order(staff, order_id), status))
+                lambda: orders.change_status(services(), staff, orders.get_order(services(), staff, order_id), status))
             return updated, counts, role_read
 
         place(1)  # warm-up: queue URL, first number block, connections
@@ -154,9 +154,9 @@ def requests_per_use_case(quick: bool) -> dict:
             result[name] = {"total": sum(counts.values()), "by_operation": counts,
                             "staff_role_read": sum(role_read.values())}
 
-        key_order = orders.place_order(buyer, [(products[0], 1)], "bench-key")[0]
+        key_order = orders.place_order(services(), buyer, [(products[0], 1)], "bench-key")[0]
         (_, replayed), counts = counter.measure(
-            lambda: orders.place_order(buyer, [(products[0], 1)], "bench-key"))
+            lambda: orders.place_order(services(), buyer, [(products[0], 1)], "bench-key"))
         assert replayed and key_order
         result["idempotent_replay"] = {"total": sum(counts.values()), "by_operation": counts}
         scarce = seed.product(stock=0)
@@ -164,7 +164,7 @@ def requests_per_use_case(quick: bool) -> dict:
 
         def refused():
             try:
-                orders.place_order(buyer, [(scarce, 1)])
+                orders.place_order(services(), buyer, [(scarce, 1)])
             except InsufficientStock:
                 return True
             return False

@@ -1,18 +1,23 @@
 """The one place that wires adapters to the core (the composition root).
 
-`services()` gives the process-wide container: settings plus one adapter per port (chalicelib/ports.py),
-each built on first use by the factory below, which imports its adapter module only when called (so a cold
-start pays only for what the request needs: `import app` loads no PynamoDB or botocore). Unit tests pass
-fakes to `Services(settings, orders=..., ...)` and install the container with `use_services`.
+`services()` gives the process-wide container, `Services` (implementing ports.Services): settings, the
+delivery knobs and one adapter per port (chalicelib/ports.py), each built on first use by the factory below,
+which imports its adapter module only when called (so a cold start pays only for what the request needs:
+`import app` loads no PynamoDB or botocore). The entrypoints (api/ routes and event handlers, the runtime
+worker and jobs) pass `services()` to the use cases, which never look it up themselves. Unit tests pass fakes
+to `Services(settings, orders=..., ...)` and install the container with `use_services`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import threading
 from collections.abc import Callable
 from typing import TypeVar
 
 from chalicelib.config import Settings, get_settings
+from chalicelib.domain.notifications import DeliveryTuning
 from chalicelib.ports import (
     CatalogStore,
     CustomerStore,
@@ -71,15 +76,24 @@ def build_sms(settings: Settings) -> SmsSender:
     return build_sms_sender(settings)
 
 
+def delivery_tuning() -> DeliveryTuning:
+    """The delivery knobs from the environment (tests shorten them) and the queue's own maxReceiveCount."""
+    from chalicelib.resources import NOTIFICATIONS_QUEUE
+
+    return dataclasses.replace(DeliveryTuning.from_env(os.environ),
+                               max_receives=NOTIFICATIONS_QUEUE.max_receive_count)
+
+
 class Services:
     """Settings plus one lazily built adapter per port; a fake passed as a keyword wins over the real one.
 
     `Services(settings, orders=InMemoryOrderRepository(), queue=InMemoryNotificationQueue())`: the keywords
-    are the attribute names below."""
+    are the attribute names below (`delivery=DeliveryTuning(...)` fixes the delivery knobs)."""
 
     PORTS = ("customers", "catalog", "orders", "notifications", "queue", "email", "sms")
 
-    def __init__(self, settings: Settings, **adapters: object):
+    def __init__(self, settings: Settings, *, delivery: DeliveryTuning | None = None, **adapters: object):
+        self._delivery = delivery
         unknown = set(adapters) - set(self.PORTS)
         if unknown:
             raise TypeError(f"Services() got unknown adapters: {', '.join(sorted(unknown))}")
@@ -93,6 +107,11 @@ class Services:
                 if name not in self._adapters:
                     self._adapters[name] = build(self.settings)
         return self._adapters[name]  # type: ignore[return-value]  # a fake given for this port, or build()'s
+
+    @property
+    def delivery(self) -> DeliveryTuning:
+        """Read from the environment at each call unless given: a batch reads it once."""
+        return self._delivery or delivery_tuning()
 
     @property
     def customers(self) -> CustomerStore:

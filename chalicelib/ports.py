@@ -10,7 +10,8 @@ Each Protocol lists the methods the core actually calls, with the signatures of 
 - SmsSender         adapters/sms.py                             build_sms_sender (Africa's Talking, local sink)
 - SignInProvider    auth/oidc_provider.py, auth/dev_provider.py OidcProvider, DevProvider (api/identity.py picks)
 - IdTokenVerifier   auth/tokens.py                              TokenVerifier
-`chalicelib/bootstrap.py` wires one of each store, queue and sender (unit tests pass in-memory fakes). Only
+`Services` (last below) is what a use case receives: the settings it reads, the delivery knobs and one adapter
+per port; `chalicelib/bootstrap.py` implements it, wiring one of each (unit tests pass in-memory fakes). Only
 domain types cross a port: this module imports nothing but the domain (an import-linter contract in
 pyproject.toml).
 
@@ -25,7 +26,7 @@ from typing import Protocol
 
 from chalicelib.domain.catalog import AggregateDelta, Category, PriceSnapshot, Product, ProductWrite
 from chalicelib.domain.customers import Customer, LoginState
-from chalicelib.domain.notifications import Notification, NotificationDraft, Receipt
+from chalicelib.domain.notifications import DeliveryTuning, Notification, NotificationDraft, Receipt
 from chalicelib.domain.orders import HistoryEntry, Order, PendingLimits, Placement
 
 
@@ -295,3 +296,59 @@ class IdTokenVerifier(Protocol):
     def verify(self, token: str, nonce: str | None = None) -> dict:
         """The token's verified claims (with `nonce`, the token must carry it); Unauthenticated otherwise."""
         ...
+
+
+class UseCaseSettings(Protocol):
+    """The settings the use cases read (chalicelib/config.py Settings has them, among others)."""
+
+    @property
+    def admin_emails(self) -> tuple[str, ...]: ...
+
+    @property
+    def admin_notification_emails(self) -> tuple[str, ...]: ...
+
+    @property
+    def phone_regions(self) -> tuple[str, ...]: ...
+
+    @property
+    def max_pending_orders(self) -> int: ...
+
+    @property
+    def max_pending_units(self) -> int: ...
+
+    @property
+    def order_hold_seconds(self) -> int: ...
+
+
+class Services(Protocol):
+    """Everything a use case may use, passed to it as its first argument (`svc`) by the entrypoints (routes,
+    event handlers, the worker, jobs): bootstrap.services() in production, fakes in unit tests."""
+
+    @property
+    def settings(self) -> UseCaseSettings: ...
+
+    @property
+    def delivery(self) -> DeliveryTuning:
+        """The notification delivery knobs (the queue's maxReceiveCount among them), read when asked."""
+        ...
+
+    @property
+    def customers(self) -> CustomerStore: ...
+
+    @property
+    def catalog(self) -> CatalogStore: ...
+
+    @property
+    def orders(self) -> OrderStore: ...
+
+    @property
+    def notifications(self) -> NotificationStore: ...
+
+    @property
+    def queue(self) -> NotificationQueue: ...
+
+    @property
+    def email(self) -> EmailSender: ...
+
+    @property
+    def sms(self) -> SmsSender: ...

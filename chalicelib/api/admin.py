@@ -34,10 +34,11 @@ SCHEMAS = "chalicelib.api.schemas.identity"
           description="Every customer's profile (as in `/me`), in sign-up order.", query=["limit", "cursor"],
           response=f"{SCHEMAS}:ProfilePage")
 def list_customers(caller):
+    from chalicelib.bootstrap import services
     from chalicelib.services import customers
 
     page = list_page(bp.current_request, caller)
-    items, position = customers.list_customers(page.limit, page.position)
+    items, position = customers.list_customers(services(), page.limit, page.position)
     profiles = [customer.profile() for customer in items]
     return json_response({"items": profiles, "next_cursor": page.next_cursor(position)})
 
@@ -45,9 +46,10 @@ def list_customers(caller):
 @endpoint(bp, "/admin/customers/{customer_id}", ["GET"], staff=True, tags=["admin"],
           summary="One customer's profile (staff)", response=f"{SCHEMAS}:Profile")
 def get_customer(caller, customer_id):
+    from chalicelib.bootstrap import services
     from chalicelib.services import customers
 
-    return json_response(customers.get_customer(customer_id).profile())
+    return json_response(customers.get_customer(services(), customer_id).profile())
 
 
 @endpoint(
@@ -60,7 +62,8 @@ def get_customer(caller, customer_id):
 )
 def change_role(caller, customer_id):
     from chalicelib.api.requests import json_object
+    from chalicelib.bootstrap import services
     from chalicelib.services import customers
 
     role = _role_of(json_object(bp.current_request))
-    return json_response(customers.set_role(customer_id, role).profile())
+    return json_response(customers.set_role(services(), customer_id, role).profile())

@@ -62,10 +62,11 @@ def sign_in(identity: Identity) -> str | None:
     role = recent.role_of(identity)
     if role is not None:
         return role
+    from chalicelib.bootstrap import services
     from chalicelib.services import customers
 
     try:
-        role = customers.sign_in(identity).role
+        role = customers.sign_in(services(), identity).role
     except Exception:  # the view will try again and answer with the envelope if the store is down
         logger.exception("sign-in of %s failed in the authorizer", identity.sub)
         return None

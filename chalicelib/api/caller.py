@@ -33,9 +33,10 @@ class Caller:
     def customer(self):
         """The caller's customer record, created on first sight (SPEC §4: just in time)."""
         if self._customer is None:
+            from chalicelib.bootstrap import services
             from chalicelib.services import customers
 
-            self._customer = customers.sign_in(self.identity)
+            self._customer = customers.sign_in(services(), self.identity)
         return self._customer
 
     @property

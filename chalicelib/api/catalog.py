@@ -33,11 +33,12 @@ def _models():
     responses={404: "`not_found`: no category has this `parent_id`."},
 )
 def list_categories(caller):
+    from chalicelib.bootstrap import services
     from chalicelib.services import catalog
 
     parent_id = query(bp.current_request).get("parent_id") or None  # empty: no filter
     page = list_page(bp.current_request, caller, parent_id=parent_id)
-    items, position = catalog.list_categories(parent_id, page.limit, page.position)
+    items, position = catalog.list_categories(services(), parent_id, page.limit, page.position)
     return json_response({"items": [c.view() for c in items], "next_cursor": page.next_cursor(position)})
 
 
@@ -48,17 +49,19 @@ def list_categories(caller):
     responses={409: "`duplicate_name`: a sibling already has this name."},
 )
 def create_category(caller):
+    from chalicelib.bootstrap import services
     from chalicelib.services import catalog
 
     body = parse_body(_models().CategoryIn, bp.current_request)
-    return json_response(catalog.create_category(body.name, body.parent_id).view(), status=201)
+    return json_response(catalog.create_category(services(), body.name, body.parent_id).view(), status=201)
 
 
 @endpoint(bp, "/categories/{category_id}", ["GET"], tags=TAGS, summary="One category", response=M + "Category")
 def get_category(caller, category_id):
+    from chalicelib.bootstrap import services
     from chalicelib.services import catalog
 
-    return json_response(catalog.get_category(category_id).view())
+    return json_response(catalog.get_category(services(), category_id).view())
 
 
 @endpoint(
@@ -67,12 +70,13 @@ def get_category(caller, category_id):
     responses={409: "`duplicate_name`, or `reparent_not_supported` (a `parent_id` other than the current one)."},
 )
 def update_category(caller, category_id):
+    from chalicelib.bootstrap import services
     from chalicelib.services import catalog
 
-    catalog.get_category(category_id)  # an unknown id is a 404 whatever the body
+    catalog.get_category(services(), category_id)  # an unknown id is a 404 whatever the body
     body = parse_body(_models().CategoryPatchIn, bp.current_request)
     category = catalog.update_category(
-        category_id, body.name, "parent_id" in body.model_fields_set, body.parent_id
+        services(), category_id, body.name, "parent_id" in body.model_fields_set, body.parent_id
     )
     return json_response(category.view())
 
@@ -83,9 +87,10 @@ def update_category(caller, category_id):
     responses={409: "`category_not_empty`: it still has products or subcategories (details: their numbers)."},
 )
 def delete_category(caller, category_id):
+    from chalicelib.bootstrap import services
     from chalicelib.services import catalog
 
-    catalog.delete_category(category_id)
+    catalog.delete_category(services(), category_id)
     return no_content()
 
 
@@ -97,9 +102,10 @@ AVERAGE_DESCRIPTION = (
 
 
 def _average_price(category_id):
+    from chalicelib.bootstrap import services
     from chalicelib.services import catalog
 
-    return json_response(catalog.average_price(category_id))
+    return json_response(catalog.average_price(services(), category_id))
 
 
 @endpoint(
@@ -126,10 +132,11 @@ def average_price(caller, category_id):
                 "price analysis (one per hour: a rerun within the hour replaces it).",
 )
 def price_history(caller, category_id):
+    from chalicelib.bootstrap import services
     from chalicelib.services import price_history as history
 
     page = list_page(bp.current_request, caller)  # the category is a path parameter: part of the route
-    items, position = history.history(category_id, page.limit, page.position)
+    items, position = history.history(services(), category_id, page.limit, page.position)
     return json_response({"items": [s.view() for s in items], "next_cursor": page.next_cursor(position),
                           "category_id": category_id})
 
@@ -145,13 +152,14 @@ def price_history(caller, category_id):
     responses={404: "`not_found`: no category has this `category_id`."},
 )
 def list_products(caller):
+    from chalicelib.bootstrap import services
     from chalicelib.services import catalog
 
     request = bp.current_request
     category_id = query(request).get("category_id") or None
     descendants = query_bool(request, "include_descendants")
     page = list_page(request, caller, category_id=category_id, include_descendants=descendants)
-    items, position = catalog.list_products(category_id, descendants, page.limit, page.position)
+    items, position = catalog.list_products(services(), category_id, descendants, page.limit, page.position)
     return json_response({"items": [p.view() for p in items], "next_cursor": page.next_cursor(position)})
 
 
@@ -160,18 +168,21 @@ def list_products(caller):
     response=M + "Product", status=201,
 )
 def create_product(caller):
+    from chalicelib.bootstrap import services
     from chalicelib.services import catalog
 
     body = parse_body(_models().ProductIn, bp.current_request)
-    product = catalog.create_product(body.name, body.price, body.discount_price, body.stock, body.category_id)
+    product = catalog.create_product(services(), body.name, body.price, body.discount_price, body.stock,
+                                     body.category_id)
     return json_response(product.view(), status=201)
 
 
 @endpoint(bp, "/products/{product_id}", ["GET"], tags=TAGS, summary="One product", response=M + "Product")
 def get_product(caller, product_id):
+    from chalicelib.bootstrap import services
     from chalicelib.services import catalog
 
-    return json_response(catalog.get_product(product_id).view())
+    return json_response(catalog.get_product(services(), product_id).view())
 
 
 STOCK_CONFLICT = {409: "`stock_below_reserved`: stock cannot go below what pending orders reserve."}
@@ -183,11 +194,12 @@ STOCK_CONFLICT = {409: "`stock_below_reserved`: stock cannot go below what pendi
     description="Every editable field; a missing `discount_price` removes the discount.",
 )
 def replace_product(caller, product_id):
+    from chalicelib.bootstrap import services
     from chalicelib.services import catalog
 
-    catalog.get_product(product_id)  # an unknown id is a 404 whatever the body
+    catalog.get_product(services(), product_id)  # an unknown id is a 404 whatever the body
     body = parse_body(_models().ProductIn, bp.current_request)
-    return json_response(catalog.update_product(product_id, body.changes()).view())
+    return json_response(catalog.update_product(services(), product_id, body.changes()).view())
 
 
 @endpoint(
@@ -196,11 +208,12 @@ def replace_product(caller, product_id):
     description="Only the fields given; `discount_price` is checked against the stored price (and the reverse).",
 )
 def patch_product(caller, product_id):
+    from chalicelib.bootstrap import services
     from chalicelib.services import catalog
 
-    catalog.get_product(product_id)  # an unknown id is a 404 whatever the body
+    catalog.get_product(services(), product_id)  # an unknown id is a 404 whatever the body
     body = parse_body(_models().ProductPatchIn, bp.current_request)
-    return json_response(catalog.update_product(product_id, body.changes(only_given=True)).view())
+    return json_response(catalog.update_product(services(), product_id, body.changes(only_given=True)).view())
 
 
 @endpoint(
@@ -208,9 +221,10 @@ def patch_product(caller, product_id):
     description="Past orders keep their item snapshots (name, price, quantity).",
 )
 def delete_product(caller, product_id):
+    from chalicelib.bootstrap import services
     from chalicelib.services import catalog
 
-    catalog.delete_product(product_id)
+    catalog.delete_product(services(), product_id)
     return no_content()
 
 
@@ -240,12 +254,13 @@ BULK_DOC = {
 
 
 def _bulk_upload():
+    from chalicelib.bootstrap import services
     from chalicelib.services import bulk_import
 
     request = bp.current_request
     dry_run = query_bool(request, "dry_run")
     headers = request.headers or {}
-    report = bulk_import.upload(request.raw_body or b"", headers.get("content-type", ""), dry_run=dry_run)
+    report = bulk_import.upload(services(), request.raw_body or b"", headers.get("content-type", ""), dry_run=dry_run)
     return json_response(report.body(), status=report.status)
 
 
@@ -267,6 +282,7 @@ def bulk_upload_alias(caller):
 
 @bp.schedule(Rate(1, unit=Rate.HOURS))
 def snapshot_category_prices(event):
+    from chalicelib.bootstrap import services
     from chalicelib.services import price_history
 
-    price_history.snapshot_all()
+    price_history.snapshot_all(services())

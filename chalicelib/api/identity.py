@@ -64,10 +64,11 @@ def _me(caller):
 
 def _update_me(caller):
     from chalicelib.api.requests import json_object  # pydantic, imported by it, stays out of the cold start
+    from chalicelib.bootstrap import services
     from chalicelib.services import customers
 
     fields = _profile_fields(json_object(bp.current_request))
-    return json_response(customers.update_profile(caller.customer, fields).profile())
+    return json_response(customers.update_profile(services(), caller.customer, fields).profile())
 
 
 @endpoint(bp, "/me", ["GET"], tags=["identity"], summary="Your profile", description=PROFILE_DESCRIPTION,
@@ -237,7 +238,7 @@ def oidc_callback():
         response = domain_error_response(error)
         response.headers.update(cleared)
         return response
-    customer = customers.sign_in(identity_of(signed_in.claims))
+    customer = customers.sign_in(services(), identity_of(signed_in.claims))
     if signed_in.hand_over:
         location = hand_over_location(signed_in.hand_over, signed_in.redirect_uri, _api_root(request),
                                       signed_in.id_token)

@@ -2,7 +2,8 @@
 
 On AWS, `send_notifications` is the `on_sqs_message` Lambda (batches of 10; the event source mapping
 needs `ReportBatchItemFailures`, set in infra/) and `sweep_notifications` runs every minute. Locally the
-worker (chalicelib/runtime/worker.py) calls the same service functions.
+worker (chalicelib/runtime/worker.py) calls the same SQS consumer (chalicelib/adapters/sqs_batch.py) and
+the same sweeper.
 """
 
 from chalice import Blueprint, Rate
@@ -31,6 +32,7 @@ ORDER_ID_MAX_LENGTH = 200
     response="chalicelib.api.schemas.notifications:NotificationPage",  # named: no pydantic import at cold start
 )
 def list_notifications(caller: Caller):
+    from chalicelib.bootstrap import services
     from chalicelib.services import notifications
 
     request = bp.current_request
@@ -41,7 +43,7 @@ def list_notifications(caller: Caller):
             details={"order_id": [f"must be 1–{ORDER_ID_MAX_LENGTH} characters"]},
         )
     page = list_page(request, caller, order_id=order_id)
-    listed = notifications.list_notifications(order_id, page.limit, page.position)
+    listed = notifications.list_notifications(services(), order_id, page.limit, page.position)
     return json_response({**listed, "next_cursor": page.next_cursor(listed["next_cursor"])})
 
 
@@ -49,14 +51,15 @@ def list_notifications(caller: Caller):
                    name="send_notifications")
 def send_notifications(event):
     """Partial batch response: only the failed messages come back (after their backoff delay)."""
-    from chalicelib.services.notifications import process_sqs_records
+    from chalicelib.adapters.sqs_batch import batch_response
+    from chalicelib.bootstrap import services
 
-    failed = process_sqs_records(event.to_dict().get("Records", []))
-    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+    return batch_response(services(), event.to_dict().get("Records", []))
 
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="sweep_notifications")
 def sweep_notifications(event):
+    from chalicelib.bootstrap import services
     from chalicelib.services.notifications import sweep_pending
 
-    return {"requeued": sweep_pending()}
+    return {"requeued": sweep_pending(services())}

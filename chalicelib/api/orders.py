@@ -47,12 +47,13 @@ STATUS_QUERY = {
 def place_order(caller):
     # Views import the service (PynamoDB, botocore) and the request models (pydantic) on use: cold start.
     from chalicelib.api import order_models
+    from chalicelib.bootstrap import services
     from chalicelib.services import orders
 
     request = bp.current_request
     key = check_idempotency_key((request.headers or {}).get("idempotency-key"))
     body = order_models.parse_place_order(json_object(request))
-    order, replayed = orders.place_order(caller, [(i.product_id, i.quantity) for i in body.items], key)
+    order, replayed = orders.place_order(services(), caller, [(i.product_id, i.quantity) for i in body.items], key)
     headers = {"Location": f"/api/v1/orders/{order.id}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -64,13 +65,14 @@ def place_order(caller):
     query=[STATUS_QUERY, "limit", "cursor"], description="Customers see their own orders; staff see every order.",
 )
 def list_orders(caller):
+    from chalicelib.bootstrap import services
     from chalicelib.services import orders
 
     request = bp.current_request
     status = query(request).get("status")
     # Staff and customers read different lists (every order / their own): a role change starts over.
     page = list_page(request, caller, status=status, every_order=caller.is_staff)
-    found, position = orders.list_orders(caller, status, page.limit, page.position)
+    found, position = orders.list_orders(services(), caller, status, page.limit, page.position)
     return json_response({"items": [o.to_dict() for o in found], "next_cursor": page.next_cursor(position)})
 
 
@@ -79,9 +81,10 @@ def list_orders(caller):
     description="For its owner or staff; anyone else gets 404.",
 )
 def get_order(caller, order_id):
+    from chalicelib.bootstrap import services
     from chalicelib.services import orders
 
-    return json_response(orders.get_order(caller, order_id).to_dict())
+    return json_response(orders.get_order(services(), caller, order_id).to_dict())
 
 
 @endpoint(
@@ -98,11 +101,12 @@ def get_order(caller, order_id):
 def change_order_status(caller, order_id):
     from chalicelib.api.order_models import StatusChangeIn
     from chalicelib.api.requests import validate
+    from chalicelib.bootstrap import services
     from chalicelib.services import orders
 
-    order = orders.get_order(caller, order_id)  # an unknown id is a 404 whatever the body
+    order = orders.get_order(services(), caller, order_id)  # an unknown id is a 404 whatever the body
     body = validate(StatusChangeIn, json_object(bp.current_request))
-    return json_response(orders.change_status(caller, order, body.status).to_dict())
+    return json_response(orders.change_status(services(), caller, order, body.status).to_dict())
 
 
 # --- hold expiry: every minute on AWS; the local worker runs the same job every 10 s (services/jobs.py)
@@ -110,6 +114,7 @@ def change_order_status(caller, order_id):
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="expire_order_holds")
 def expire_order_holds(event):
+    from chalicelib.bootstrap import services
     from chalicelib.services import orders
 
-    return {"cancelled": orders.expire_holds()}
+    return {"cancelled": orders.expire_holds(services())}

@@ -68,6 +68,11 @@ class Notification:
         return cls(draft.id, draft.order_id, draft.event, draft.channel, draft.recipient, draft.message,
                    created_at=now, updated_at=now)
 
+    def may_start(self, now: str) -> bool:
+        """The lease rule: an attempt may start when the record is PENDING and no other attempt's lease runs
+        at `now` (ISO-8601 UTC strings compare as times)."""
+        return self.status == PENDING and (not self.lease_until or self.lease_until < now)
+
 
 @dataclass(frozen=True)
 class Receipt:
@@ -148,6 +153,9 @@ class DeliveryTuning:
     sweep_interval: float = 60  # how often the local worker runs the sweeper
     provider_timeout: float = 5  # read timeout of each provider call (s); connecting gets at most 3 s
     concurrency: int = 10  # provider calls in flight per batch
+    # Receives after which SQS moves a message to the dead-letter queue: the queue's maxReceiveCount
+    # (resources.NOTIFICATIONS_QUEUE, passed in by bootstrap.delivery_tuning); the last try marks it FAILED.
+    max_receives: int = 9
 
     ENV = {
         "backoff_base": "NOTIFY_BACKOFF_BASE_SECONDS",

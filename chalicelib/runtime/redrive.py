@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
     svc = services()
     before = svc.queue.depth(dead_letter=True)
-    counts = redrive_dead_letters(svc=svc)
+    counts = redrive_dead_letters(svc)
     print(json.dumps({"dead_letter_queue": svc.queue.dead_letter_name, "before": before["visible"], **counts}))
     return 0
 

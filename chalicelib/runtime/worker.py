@@ -1,6 +1,7 @@
-"""The notification worker for the local stack and the container: long-polls SQS and calls the same
-function as the `on_sqs_message` Lambda, deleting only the messages that succeeded (the failed ones
-already carry their backoff delay as visibility timeout); also runs the periodic jobs.
+"""The notification worker for the local stack and the container: long-polls SQS and hands each batch to
+the same consumer as the `on_sqs_message` Lambda (chalicelib/adapters/sqs_batch.py), deleting only the
+messages that succeeded (the failed ones already carry their backoff delay as visibility timeout); also
+runs the periodic jobs.
 SIGTERM/SIGINT finish the batch in flight, then exit.
 
 Environment: WORKER_BATCHES (default 1) batches handled side by side, each on its own polling thread
@@ -30,20 +31,6 @@ POLL_SECONDS = 2  # short enough that a stop request is honoured quickly
 SWEEP_JOB = "chalicelib.services.notifications:sweep_pending"
 
 
-def to_lambda_record(message: dict, queue_arn: str) -> dict:
-    """An SQS message as the Lambda event source would deliver it."""
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message.get("Attributes", {}),
-        "messageAttributes": message.get("MessageAttributes", {}),
-        "md5OfBody": message.get("MD5OfBody"),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-    }
-
-
 class Worker:
     def __init__(self, settings=None):
         self.settings = settings or get_settings()
@@ -66,7 +53,8 @@ class Worker:
 
     def poll_once(self) -> int:
         """Receives and handles one batch; returns how many messages it received."""
-        from chalicelib.services.notifications import process_sqs_records
+        from chalicelib.adapters.sqs_batch import handle_records, to_lambda_record
+        from chalicelib.bootstrap import services
 
         url, arn = self._queue()
         request = dict(QueueUrl=url, MaxNumberOfMessages=self.batch_size, WaitTimeSeconds=self.poll_seconds,
@@ -78,7 +66,7 @@ class Worker:
             return 0
         records = [to_lambda_record(message, arn) for message in messages]
         with correlation():  # one id for every log line of this batch, as a Lambda invocation has
-            failed = set(process_sqs_records(records))
+            failed = set(handle_records(services(), records))
         done = [
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
             for i, m in enumerate(messages)
@@ -91,19 +79,19 @@ class Worker:
         return len(messages)
 
     def run_due_jobs(self, last_run: dict) -> None:
+        from chalicelib.bootstrap import services
         from chalicelib.services.jobs import LOCAL_PERIODS, PERIODIC_JOBS, resolve
-        from chalicelib.services.notifications import tuning
 
         now = time.monotonic()
         for period, job in PERIODIC_JOBS:
             period = LOCAL_PERIODS.get(job, period)
             if job == SWEEP_JOB:
-                period = tuning().sweep_interval
+                period = services().delivery.sweep_interval
             if now - last_run.get(job, float("-inf")) >= period:
                 last_run[job] = now
                 with correlation(), principals.acting_as(principals.JOB_PRINCIPALS.get(job)):
                     try:
-                        resolve(job)()
+                        resolve(job)(services())
                     except Exception:
                         logger.exception("periodic job %s failed", job)
 

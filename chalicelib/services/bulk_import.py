@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from chalicelib.adapters.dynamodb import retry
-from chalicelib.bootstrap import services
 from chalicelib.domain import bulk_rows
 from chalicelib.domain import catalog as rules
+from chalicelib.domain.attempts import Attempts
 from chalicelib.domain.bulk_rows import UNSET, RowInput
 from chalicelib.domain.catalog import (
     BUSY,
@@ -34,10 +33,10 @@ from chalicelib.domain.catalog import (
 )
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import TryAgain
-from chalicelib.ports import CatalogStore
+from chalicelib.ports import CatalogStore, Services
 
 MAX_TRANSACTION_ITEMS = 100
-MAX_ATTEMPTS = 8  # per batch, for refusals caused by concurrent writes (paced by retry.py's backoff)
+MAX_ATTEMPTS = 8  # per batch, for refusals caused by concurrent writes (paced by domain/attempts.py)
 BUSY_STORE = "the store was too busy to write this row; upload the row again"
 
 
@@ -98,7 +97,7 @@ class Planned:
     fields: tuple[str, ...] = ()
 
 
-def upload(body: bytes, content_type: str, *, dry_run: bool = False) -> Report:
+def upload(svc: Services, body: bytes, content_type: str, *, dry_run: bool = False) -> Report:
     kind, data = bulk_rows.read_upload(body, content_type)
     raw = bulk_rows.read_rows(kind, data)
     report = Report(dry_run=dry_run)
@@ -108,13 +107,13 @@ def upload(body: bytes, content_type: str, *, dry_run: bool = False) -> Report:
             report.errors[number] = checked
         else:
             valid.append(checked)
-    Importer(report, dry_run).run(valid)
+    Importer(svc.catalog, report, dry_run).run(valid)
     return report
 
 
 class Importer:
-    def __init__(self, report: Report, dry_run: bool):
-        self.repo: CatalogStore = services().catalog
+    def __init__(self, repo: CatalogStore, report: Report, dry_run: bool):
+        self.repo = repo
         self.report = report
         self.dry_run = dry_run
         self.categories: dict[str, Category] = {}  # every category seen, by id
@@ -212,11 +211,11 @@ class Importer:
             category = rules.new_category(name, parent, utc_now())
         except ValueError as error:
             return str(error)
-        for _ in retry.Attempts("bulk category", MAX_ATTEMPTS):
+        for _ in Attempts("bulk category", MAX_ATTEMPTS):
             try:
                 self.repo.create_category(category)
                 return self._seen(category)
-            except TryAgain:  # transient failures outlasted retry.py: this row fails, the report stays whole
+            except TryAgain:  # transient failures outlasted the store's retries: this row fails, the report stays whole
                 return BUSY_STORE
             except WriteRefused as refused:
                 reasons = {f.reason for f in refused.failures}
@@ -372,7 +371,7 @@ class Importer:
         return UpdateProduct(plan.before, rules.edited(plan.before, changes, now), plan.fields, plan.category.path)
 
     def _write_batch(self, batch: list[Planned], now: str) -> None:
-        for _ in retry.Attempts("bulk batch", MAX_ATTEMPTS, deadline=20):
+        for _ in Attempts("bulk batch", MAX_ATTEMPTS, deadline=20):
             if not batch:
                 return
             if self._items(batch) > MAX_TRANSACTION_ITEMS:
@@ -385,7 +384,7 @@ class Importer:
             delta = rules.write_delta(writes, {p.category.id: p.category for p in batch})
             try:
                 self.repo.write(writes, delta)
-            except TryAgain:  # transient failures outlasted retry.py: these rows fail, the report stays whole
+            except TryAgain:  # transient failures outlasted the store's retries: these rows fail
                 for plan in batch:
                     self.report.fail(plan.row.row, "row", BUSY_STORE)
                 return

@@ -7,9 +7,8 @@ unique, delete only empty categories) are checked here and by the repository's c
 
 from __future__ import annotations
 
-from chalicelib.adapters.dynamodb import retry
-from chalicelib.bootstrap import services
 from chalicelib.domain import catalog as rules
+from chalicelib.domain.attempts import Attempts
 from chalicelib.domain.catalog import (
     BUSY,
     CATEGORY_MISSING,
@@ -28,19 +27,15 @@ from chalicelib.domain.catalog import (
 )
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, TryAgain
-from chalicelib.ports import CatalogStore
+from chalicelib.ports import Services
 
-# Reads-then-conditional-writes are tried again (with retry.py's backoff) when a concurrent write got
-# there first; transient store failures are retried inside the repository, by retry.py.
+# Reads-then-conditional-writes are tried again (with domain/attempts.py's backoff) when a concurrent write
+# got there first; transient store failures are retried inside the repository (a TryAgain when they last).
 ATTEMPTS = 6
 
 
-def _repo() -> CatalogStore:
-    return services().catalog
-
-
-def _attempts(what: str) -> retry.Attempts:
-    return retry.Attempts(what, ATTEMPTS)
+def _attempts(what: str) -> Attempts:
+    return Attempts(what, ATTEMPTS)
 
 
 def _gave_up() -> TryAgain:
@@ -54,24 +49,24 @@ def _invalid(field: str, message: str) -> InvalidInput:
 # --- categories
 
 
-def get_category(category_id: str) -> Category:
-    category = _repo().get_category(category_id)
+def get_category(svc: Services, category_id: str) -> Category:
+    category = svc.catalog.get_category(category_id)
     if category is None:
         raise NotFound("category not found", code="not_found")
     return category
 
 
-def list_categories(parent_id: str | None, limit: int, cursor: str | None):
+def list_categories(svc: Services, parent_id: str | None, limit: int, cursor: str | None):
     """`parent_id`: None = every category, "root" (or "null") = the top level, else that category's children."""
     if parent_id is not None and parent_id.lower() not in ("root", "null"):
-        get_category(parent_id)
+        get_category(svc, parent_id)
     elif parent_id is not None:
         parent_id = ""
-    return _repo().list_categories(parent_id, limit, cursor)
+    return svc.catalog.list_categories(parent_id, limit, cursor)
 
 
-def create_category(name: str, parent_id: str | None) -> Category:
-    repo = _repo()
+def create_category(svc: Services, name: str, parent_id: str | None) -> Category:
+    repo = svc.catalog
     parent = None
     if parent_id is not None:
         parent = repo.get_category(parent_id)
@@ -102,10 +97,11 @@ def _name_taken(name: str) -> Conflict:
     )
 
 
-def update_category(category_id: str, name: str | None, parent_given: bool, parent_id: str | None) -> Category:
-    repo = _repo()
+def update_category(svc: Services, category_id: str, name: str | None, parent_given: bool,
+                    parent_id: str | None) -> Category:
+    repo = svc.catalog
     for _ in _attempts("catalog write"):
-        category = get_category(category_id)
+        category = get_category(svc, category_id)
         if parent_given and parent_id != category.parent_id:
             raise Conflict(
                 "moving a category to another parent is not supported; create the category under the new parent",
@@ -125,10 +121,10 @@ def update_category(category_id: str, name: str | None, parent_given: bool, pare
     raise _gave_up()
 
 
-def delete_category(category_id: str) -> None:
-    repo = _repo()
+def delete_category(svc: Services, category_id: str) -> None:
+    repo = svc.catalog
     for _ in _attempts("catalog write"):
-        category = get_category(category_id)
+        category = get_category(svc, category_id)
         try:
             repo.delete_category(category)
             return
@@ -146,46 +142,46 @@ def delete_category(category_id: str) -> None:
     raise _gave_up()
 
 
-def average_price(category_id: str) -> dict:
+def average_price(svc: Services, category_id: str) -> dict:
     """SPEC §5: one read of the category's own aggregates, whatever the size of the catalog."""
-    return get_category(category_id).average()
+    return get_category(svc, category_id).average()
 
 
 # --- products
 
 
-def get_product(product_id: str) -> Product:
-    product = _repo().get_product(product_id)
+def get_product(svc: Services, product_id: str) -> Product:
+    product = svc.catalog.get_product(product_id)
     if product is None:
         raise NotFound("product not found", code="not_found")
     return product
 
 
-def list_products(category_id: str | None, descendants: bool, limit: int, cursor: str | None):
-    category = get_category(category_id) if category_id is not None else None
-    return _repo().list_products(category, descendants, limit, cursor)
+def list_products(svc: Services, category_id: str | None, descendants: bool, limit: int, cursor: str | None):
+    category = get_category(svc, category_id) if category_id is not None else None
+    return svc.catalog.list_products(category, descendants, limit, cursor)
 
 
-def _existing_category(category_id: str) -> Category:
-    category = _repo().get_category(category_id)
+def _existing_category(svc: Services, category_id: str) -> Category:
+    category = svc.catalog.get_category(category_id)
     if category is None:
         raise _invalid("category_id", "no such category")
     return category
 
 
 def create_product(
-    name: str, price_cents: int, discount_price_cents: int | None, stock: int, category_id: str
+    svc: Services, name: str, price_cents: int, discount_price_cents: int | None, stock: int, category_id: str
 ) -> Product:
     try:
         rules.check_discount_below_price(price_cents, discount_price_cents, "discount_price")
     except ValueError as error:
         raise _invalid("discount_price", str(error)) from None
-    category = _existing_category(category_id)
+    category = _existing_category(svc, category_id)
     product = rules.new_product(name, price_cents, discount_price_cents, stock, category.id, utc_now())
     delta = AggregateDelta().add_product(category, price_cents)
     for _ in _attempts("catalog write"):
         try:
-            return _repo().write([CreateProduct(product, category.path)], delta)[0]
+            return svc.catalog.write([CreateProduct(product, category.path)], delta)[0]
         except WriteRefused as refused:
             if any(f.reason == CATEGORY_MISSING for f in refused.failures):
                 raise _invalid("category_id", "no such category") from None
@@ -194,11 +190,11 @@ def create_product(
     raise _gave_up()
 
 
-def update_product(product_id: str, changes: dict) -> Product:
+def update_product(svc: Services, product_id: str, changes: dict) -> Product:
     """Sets `changes` (EDITABLE field -> cleaned value); PUT passes all of them, PATCH those given."""
-    repo = _repo()
+    repo = svc.catalog
     for _ in _attempts("catalog write"):
-        before = get_product(product_id)
+        before = get_product(svc, product_id)
         after = rules.edited(before, changes, utc_now())
         moved = after.category_id != before.category_id
         # An unchanged category needs no write (and no read of the category).
@@ -253,10 +249,10 @@ def _stock_below_reserved(stock: int, reserved: int) -> Conflict:
     )
 
 
-def delete_product(product_id: str) -> None:
-    repo = _repo()
+def delete_product(svc: Services, product_id: str) -> None:
+    repo = svc.catalog
     for _ in _attempts("catalog write"):
-        product = get_product(product_id)
+        product = get_product(svc, product_id)
         category = repo.get_category(product.category_id)
         # A category with products cannot be deleted; a product written around the catalog's rules
         # (test seeds) may name a missing one, and then there is no aggregate to change.

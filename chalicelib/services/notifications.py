@@ -1,9 +1,10 @@
-"""Notification delivery (SPEC §8): one function for the Lambda SQS handler, the local and container workers.
+"""Notification delivery (SPEC §8): the use case behind the Lambda SQS handler, the local and container workers.
 
 Life of a notification: the order service writes a PENDING record in the order's transaction and
-enqueues `{"notification_id": …}` after the commit. `process_sqs_records` then handles a batch:
+enqueues `{"notification_id": …}` after the commit. The queue's consumer (adapters/sqs_batch.py) reads a
+batch of messages and asks `deliver_batch` about one `Delivery` (notification id, receive count) each:
 
-1. starts an attempt at every record it may send, before any provider call: a conditional update
+1. it starts an attempt at every record it may send, before any provider call: a conditional update
    (status = PENDING, no attempt in flight) counts the attempt (`attempts + 1`) and takes a lease for
    the longest a provider call can take (for a whole batch: one BatchGetItem and one transaction);
 2. calls the providers (SES, Africa's Talking; each call with a timeout) concurrently, one thread per
@@ -12,11 +13,14 @@ enqueues `{"notification_id": …}` after the commit. `process_sqs_records` then
    provider accepted it, FAILED for a permanent failure (or a transient one on the last receive before
    the dead-letter queue), else PENDING again with the error kept and the lease freed.
 
+Each delivery gets an `Outcome`, a decision the consumer carries out: SETTLED (sent, or final already:
+acknowledge it), RETRY after `delay` seconds (the backoff, 5, 10, 20, 40, 60 s…, or when the lease of an
+attempt in flight elsewhere ends), GAVE_UP (the last receive failed: the record is FAILED and the message
+goes to the dead-letter queue, where a redrive finds it) or POISON (unreadable, or no such record: it
+goes to the dead-letter queue at once and never makes the batch's good messages be sent again).
+
 A redelivered message finds its record SENT/FAILED (nothing is sent) or leased (tried again when the
-lease ends). Failed messages are not deleted: their visibility timeout is set to the backoff delay
-(5, 10, 20, 40, 60 s…) so the next try comes from the queue itself, and after the 9th receive SQS
-moves them to the dead-letter queue. A poison message (unreadable body, unknown id) is put on the
-dead-letter queue at once and acknowledged: it never makes the batch's good messages be sent again.
+lease ends).
 
 Residual window (documented, not closed): if the process dies after a provider accepted a message and
 before its SENT update (one DynamoDB write, milliseconds), the lease expires and the message is sent
@@ -28,13 +32,11 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from chalicelib.domain.clock import iso
 from chalicelib.domain.notifications import (
@@ -47,33 +49,23 @@ from chalicelib.domain.notifications import (
     Receipt,
     TransientDeliveryError,
     backoff_delay,
-    message_body,
     notification_id_of,
 )
-from chalicelib.resources import NOTIFICATIONS_QUEUE
-
-if TYPE_CHECKING:  # the container is built on first use (cold start); ports.py is plain Python
-    from chalicelib.bootstrap import Services
-    from chalicelib.ports import EmailSender, NotificationQueue, NotificationStore, SmsSender
+from chalicelib.ports import EmailSender, NotificationQueue, NotificationStore, Services, SmsSender
 
 logger = logging.getLogger("ekiosk.notifications")
 
-MAX_RECEIVES = NOTIFICATIONS_QUEUE.max_receive_count  # SQS dead-letters a message received this many times
 SWEEP_LIMIT = 500
 MAX_DELAY_SECONDS = 60  # SPEC §8: never more than 60 s between attempts
 COALESCE_SECONDS = 0.01  # after a provider call completes, wait this long for others to record them together
 PUBLIC_FIELDS = ("id", "order_id", "event", "channel", "recipient", "message", "status", "attempts",
                  "provider_message_id", "error", "created_at", "sent_at")
 
-
-def _services() -> Services:
-    from chalicelib.bootstrap import services
-
-    return services()
-
-
-def tuning() -> DeliveryTuning:
-    return DeliveryTuning.from_env(os.environ)
+# The decisions of an Outcome
+SETTLED = "settled"  # nothing more to do with this message
+RETRY = "retry"  # try again after `delay` seconds (None: when the message comes back by itself)
+GAVE_UP = "gave_up"  # the last try failed: the record is FAILED, the message belongs on the dead-letter queue
+POISON = "poison"  # no notification to deliver: the message belongs on the dead-letter queue now
 
 
 def _now() -> datetime:
@@ -81,35 +73,43 @@ def _now() -> datetime:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What to do with one SQS message: delete it, or leave it for `delay` seconds (None: as it is)."""
+class Delivery:
+    """One request to deliver: the notification a message names (None: its body names none) and how many
+    times the message has been received (its SQS ApproximateReceiveCount)."""
 
-    done: bool
+    notification_id: str | None
+    receives: int = 1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one delivery, and so what to do with its message."""
+
+    decision: str
     note: str
     delay: int | None = None
-    poison: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.decision == SETTLED
+
+    @property
+    def poison(self) -> bool:
+        return self.decision == POISON
 
 
-def _done(note: str) -> Outcome:
-    return Outcome(True, note)
+def _settled(note: str) -> Outcome:
+    return Outcome(SETTLED, note)
 
 
 def _retry(delay: int | None, note: str) -> Outcome:
-    return Outcome(False, note, delay)
-
-
-def receive_count(record: dict) -> int:
-    try:
-        return max(1, int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1)))
-    except (TypeError, ValueError):
-        return 1
+    return Outcome(RETRY, note, delay)
 
 
 @dataclass
 class _Message:
-    """One SQS record on its way through a batch."""
+    """One delivery on its way through a batch."""
 
-    record: dict
     notification_id: str | None
     receives: int
     outcome: Outcome | None = None
@@ -145,9 +145,9 @@ def _start(messages: list[_Message], repo: NotificationStore, knobs: DeliveryTun
     for m in pending:
         state, notification = states[m.notification_id]
         if state == "missing":
-            m.outcome = Outcome(False, "unknown notification id", poison=True)
+            m.outcome = Outcome(POISON, "unknown notification id")
         elif state == "finished":
-            m.outcome = _done(f"already {notification.status}")
+            m.outcome = _settled(f"already {notification.status}")
         elif state == "busy" or m.notification_id in taken:  # in flight elsewhere, or twice in this batch
             m.outcome = _retry(_lease_left(notification, knobs), "attempt in flight elsewhere")
         else:
@@ -185,7 +185,7 @@ def _record_sent(sent: list[_Message], repo: NotificationStore) -> None:
                 time.sleep(0.2 * (attempt + 1))
     for m in sent:
         if settled:
-            m.outcome = _done("sent")
+            m.outcome = _settled("sent")
             logger.info("notification %s sent via %s (%s)", m.notification_id, m.receipt.provider,
                         m.receipt.message_id)
         else:  # the residual window: sent, not recorded; it may be sent again once the lease expires
@@ -206,11 +206,11 @@ def _record_failure(repo: NotificationStore, notification: Notification, error: 
     if not error.transient:
         repo.mark_failed(notification.id, str(error), now)
         logger.warning("notification %s failed permanently: %s", notification.id, error)
-        return _done("failed permanently")
-    if receives >= MAX_RECEIVES:  # SQS moves the message to the dead-letter queue on its next receive
+        return _settled("failed permanently")
+    if receives >= knobs.max_receives:  # the queue dead-letters the message on its next receive
         repo.mark_failed(notification.id, f"gave up after {notification.attempts} attempts: {error}", now)
         logger.error("notification %s failed after %s attempts: %s", notification.id, notification.attempts, error)
-        return _retry(0, "dead-lettered")
+        return Outcome(GAVE_UP, "dead-lettered")
     repo.release(notification.id, str(error), now)
     delay = backoff_delay(receives, knobs.backoff_base, knobs.backoff_max)
     logger.warning("notification %s: %s; next try in %s s", notification.id, error, delay)
@@ -275,22 +275,20 @@ def _send_all(to_send: list[_Message], svc: Services, repo: NotificationStore, k
         settle([futures[future] for future in done])
 
 
-def process_records(records: list[dict], *, svc: Services | None = None,
-                    settings: DeliveryTuning | None = None) -> list[Outcome]:
-    """Handles a batch; returns one Outcome per record (same order).
+def deliver_batch(svc: Services, deliveries: list[Delivery]) -> list[Outcome]:
+    """Delivers a batch; returns one Outcome per delivery (same order).
 
     Per batch: one call to start every attempt (BatchGetItem + one transaction on DynamoDB), the provider
     calls concurrently (NOTIFY_CONCURRENCY threads), successes recorded as they complete (batched when they
     complete together), failures one by one.
     """
-    svc = svc or _services()
-    knobs = settings or tuning()
+    knobs = svc.delivery
     repo = svc.notifications
     messages = []
-    for record in records:
-        message = _Message(record, notification_id_of(record.get("body") or ""), receive_count(record))
+    for delivery in deliveries:
+        message = _Message(delivery.notification_id, max(1, delivery.receives))
         if message.notification_id is None:
-            message.outcome = Outcome(False, "unreadable message body", poison=True)
+            message.outcome = Outcome(POISON, "unreadable message body")
         messages.append(message)
     if any(m.outcome is None for m in messages):
         repo.warm_up()
@@ -298,51 +296,9 @@ def process_records(records: list[dict], *, svc: Services | None = None,
     return [m.outcome for m in messages]
 
 
-def deliver(notification_id: str, receives: int = 1, *, svc: Services | None = None,
-            settings: DeliveryTuning | None = None) -> Outcome:
-    """One attempt at one notification (`receives`: its message's ApproximateReceiveCount)."""
-    record = {"messageId": notification_id, "body": message_body(notification_id),
-              "attributes": {"ApproximateReceiveCount": str(receives)}}
-    return process_records([record], svc=svc, settings=settings)[0]
-
-
-def process_sqs_records(records: list[dict], *, svc: Services | None = None,
-                        settings: DeliveryTuning | None = None) -> list[str]:
-    """Handles a batch of SQS records (Lambda event shape); returns the messageIds that failed.
-
-    Succeeded messages are for the caller to delete (Lambda does it for the ones not reported). For
-    failed ones the backoff is already applied to their visibility timeout; poison ones are already
-    on the dead-letter queue and count as succeeded.
-    """
-    svc = svc or _services()
-    outcomes = process_records(records, svc=svc, settings=settings)
-    poison = [record for record, outcome in zip(records, outcomes, strict=True) if outcome.poison]
-    poison_parked = False
-    if poison:
-        try:
-            svc.queue.dead_letter([record.get("body") or "" for record in poison])
-            poison_parked = True
-            for record, outcome in zip(records, outcomes, strict=True):
-                if outcome.poison:
-                    logger.error("poison message %s (%s) moved to the dead-letter queue: %.200r",
-                                 record.get("messageId"), outcome.note, record.get("body"))
-        except Exception:
-            logger.exception("could not dead-letter %s poison messages; SQS will", len(poison))
-    failed: list[str] = []
-    delays: dict[str, int] = {}
-    for record, outcome in zip(records, outcomes, strict=True):
-        if outcome.done or (outcome.poison and poison_parked):
-            continue
-        if record.get("messageId") not in failed:
-            failed.append(record.get("messageId"))
-        if outcome.delay is not None and record.get("receiptHandle"):
-            delays[record["receiptHandle"]] = outcome.delay
-    if delays:
-        try:
-            svc.queue.change_visibility(delays)
-        except Exception:  # the queue's own visibility timeout (60 s) applies instead
-            logger.exception("could not set the retry delay of %s messages", len(delays))
-    return failed
+def deliver(svc: Services, notification_id: str, receives: int = 1) -> Outcome:
+    """One attempt at one notification (`receives`: its message's receive count)."""
+    return deliver_batch(svc, [Delivery(notification_id, receives)])[0]
 
 
 def _touched(repo: NotificationStore, notification: Notification) -> bool:
@@ -354,14 +310,11 @@ def _touched(repo: NotificationStore, notification: Notification) -> bool:
         return False
 
 
-def sweep_pending(*, svc: Services | None = None, settings: DeliveryTuning | None = None,
-                  limit: int = SWEEP_LIMIT) -> int:
+def sweep_pending(svc: Services, limit: int = SWEEP_LIMIT) -> int:
     """Re-enqueues PENDING records nobody touched for `sweep_age` seconds (their message was never sent,
     or got lost); returns how many. Safe to run concurrently with delivery: duplicates send nothing twice."""
-    svc = svc or _services()
-    knobs = settings or tuning()
     repo = svc.notifications
-    cutoff = iso(_now() - timedelta(seconds=knobs.sweep_age))
+    cutoff = iso(_now() - timedelta(seconds=svc.delivery.sweep_age))
     ids = [n.id for n in repo.stale_pending(cutoff, limit) if _touched(repo, n)]
     if ids:
         svc.queue.send(ids)
@@ -373,13 +326,12 @@ def public_view(notification: Notification) -> dict:
     return {name: getattr(notification, name) for name in PUBLIC_FIELDS}
 
 
-def list_notifications(order_id: str | None, limit: int, cursor: str | None, *, svc: Services | None = None) -> dict:
-    svc = svc or _services()
+def list_notifications(svc: Services, order_id: str | None, limit: int, cursor: str | None) -> dict:
     items, next_cursor = svc.notifications.list(order_id, limit, cursor)
     return {"items": [public_view(n) for n in items], "next_cursor": next_cursor}
 
 
-def redrive_dead_letters(*, svc: Services | None = None, limit: int = 100_000, wait_seconds: int = 1,
+def redrive_dead_letters(svc: Services, *, limit: int = 100_000, wait_seconds: int = 1,
                          empty_replies: int = 3, deadline_seconds: float = 300.0) -> dict[str, int]:
     """Moves dead-lettered notification messages back to the queue, their FAILED records back to PENDING.
 
@@ -390,7 +342,6 @@ def redrive_dead_letters(*, svc: Services | None = None, limit: int = 100_000, w
     else, e.g. an earlier run's poison, are waited for through three times as many empty replies) — or
     after `deadline_seconds`.
     """
-    svc = svc or _services()
     repo, queue = svc.notifications, svc.queue
     counts = {"moved": 0, "reset": 0, "kept": 0}
     deadline = time.monotonic() + deadline_seconds

@@ -10,7 +10,6 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from chalicelib.bootstrap import services
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.notifications import ORDER_PLACED, NotificationDraft, drafts_for
@@ -37,16 +36,19 @@ from chalicelib.domain.orders import (
     parse_status,
     request_hash,
 )
+from chalicelib.ports import Services
+from chalicelib.services import customers
 
 logger = logging.getLogger("ekiosk.orders")
 
 
-def place_order(caller, items: list[tuple[str, int]], idempotency_key: str | None = None) -> tuple[Order, bool]:
+def place_order(svc: Services, caller, items: list[tuple[str, int]],
+                idempotency_key: str | None = None) -> tuple[Order, bool]:
     """Reserves every item and records the order and its notifications atomically.
 
     Returns (order, replayed): replayed is True when the Idempotency-Key (scoped to the caller) had
     already placed this same request, in which case nothing new is reserved."""
-    repo = services().orders
+    repo = svc.orders
     order_id = order_id_for(caller.id, idempotency_key)
     fingerprint = request_hash(items)
     product_ids = [pid for pid, _ in items]
@@ -57,16 +59,14 @@ def place_order(caller, items: list[tuple[str, int]], idempotency_key: str | Non
 
     customer = seen.customer
     if customer is None:  # first request of this subject: create its record, as sign-in would
-        from chalicelib.services import customers
-
-        customer = customers.sign_in(caller.identity)
+        customer = customers.sign_in(svc, caller.identity)
     if not customer.profile_complete:
         raise ProfileIncomplete(
             "add a phone number to your profile before ordering",
             details={"missing_fields": customer.missing_fields},
         )
 
-    settings = services().settings
+    settings = svc.settings
     limits = PendingLimits(settings.max_pending_orders, settings.max_pending_units)
     units = sum(qty for _, qty in items)
     if not limits.admits(seen.pending_orders, seen.pending_units, units):
@@ -94,7 +94,7 @@ def place_order(caller, items: list[tuple[str, int]], idempotency_key: str | Non
     )
     drafts = drafts_for(
         ORDER_PLACED, order_id=order.id, number=order.number, customer_email=email,
-        customer_phone=customer.phone_number, staff_emails=services().settings.admin_notification_emails,
+        customer_phone=customer.phone_number, staff_emails=svc.settings.admin_notification_emails,
     )
 
     try:
@@ -108,7 +108,7 @@ def place_order(caller, items: list[tuple[str, int]], idempotency_key: str | Non
         if existing is None:
             raise
         return _replay(existing, caller.id, fingerprint), True
-    enqueue(drafts)
+    enqueue(svc, drafts)
     return order, False
 
 
@@ -118,22 +118,23 @@ def _replay(existing: Order, customer_id: str, fingerprint: str) -> Order:
     return existing
 
 
-def get_order(caller, order_id: str) -> Order:
+def get_order(svc: Services, caller, order_id: str) -> Order:
     """The order, for its owner or staff; 404 for anyone else (its existence is not revealed)."""
-    order = services().orders.get(order_id)
+    order = svc.orders.get(order_id)
     if order is None or (order.customer_id != caller.id and not caller.is_staff):
         raise NotFound("no such order")
     return order
 
 
-def list_orders(caller, status: str | None, limit: int, cursor: str | None) -> tuple[list[Order], str | None]:
+def list_orders(svc: Services, caller, status: str | None, limit: int,
+                cursor: str | None) -> tuple[list[Order], str | None]:
     """Newest first: staff see every order, customers their own."""
     wanted = parse_status(status) if status is not None else None
     customer_id = None if caller.is_staff else caller.id
-    return services().orders.list(customer_id=customer_id, status=wanted, limit=limit, cursor=cursor)
+    return svc.orders.list(customer_id=customer_id, status=wanted, limit=limit, cursor=cursor)
 
 
-def change_status(caller, order: Order, status: object) -> Order:
+def change_status(svc: Services, caller, order: Order, status: object) -> Order:
     """Staff approve (COMPLETED) or cancel (CANCELED) a PENDING order, atomically with its stock."""
     target = parse_status(status)
     event = event_for_transition(order.status, target)  # early 409; the transaction re-checks
@@ -142,8 +143,8 @@ def change_status(caller, order: Order, status: object) -> Order:
         event, order_id=order.id, number=order.number, customer_email=order.customer_email or "",
         customer_phone=order.customer_phone, staff_emails=(),
     )
-    updated = services().orders.transition(order, target, HistoryEntry(target, now, caller.id), drafts)
-    enqueue(drafts)
+    updated = svc.orders.transition(order, target, HistoryEntry(target, now, caller.id), drafts)
+    enqueue(svc, drafts)
     return updated
 
 
@@ -155,13 +156,13 @@ EXPIRY_PAGE = 100
 EXPIRY_BUDGET_SECONDS = 8
 
 
-def expire_holds(now: datetime | None = None, budget_seconds: float = EXPIRY_BUDGET_SECONDS) -> int:
+def expire_holds(svc: Services, now: datetime | None = None,
+                 budget_seconds: float = EXPIRY_BUDGET_SECONDS) -> int:
     """Cancels, as the system, every PENDING order older than ORDER_HOLD_SECONDS: the same transaction
     as a staff cancel (reservation released, the customer's pending counters freed, the cancellation
     SMS recorded and enqueued), conditioned on the order still being PENDING, so a staff PATCH racing it
     has exactly one winner. Finds them with the by-status index (oldest first), never a scan.
     Returns how many orders it cancelled."""
-    svc = services()
     now = now or datetime.now(UTC)
     hold = svc.settings.order_hold_seconds
     cutoff = hold_cutoff(now, hold)
@@ -173,7 +174,7 @@ def expire_holds(now: datetime | None = None, budget_seconds: float = EXPIRY_BUD
         for order in found:
             if time.monotonic() >= deadline:
                 break
-            if hold_expired(order, now, hold) and expire_order(order):
+            if hold_expired(order, now, hold) and expire_order(svc, order):
                 cancelled += 1
         if after is None:
             break
@@ -182,7 +183,7 @@ def expire_holds(now: datetime | None = None, budget_seconds: float = EXPIRY_BUD
     return cancelled
 
 
-def expire_order(order: Order) -> bool:
+def expire_order(svc: Services, order: Order) -> bool:
     """Cancels one order as the system; False when it is no longer PENDING (or failed: logged, and
     the next run tries again)."""
     try:
@@ -190,22 +191,22 @@ def expire_order(order: Order) -> bool:
             event_for_transition(order.status, CANCELED), order_id=order.id, number=order.number,
             customer_email=order.customer_email or "", customer_phone=order.customer_phone, staff_emails=(),
         )
-        services().orders.transition(order, CANCELED, HistoryEntry(CANCELED, utc_now(), SYSTEM), drafts)
+        svc.orders.transition(order, CANCELED, HistoryEntry(CANCELED, utc_now(), SYSTEM), drafts)
     except (InvalidTransition, NotFound):  # staff (or another run) moved it on first: nothing to do
         return False
     except Exception:  # noqa: BLE001 - one bad order must not stop the others; the next run retries it
         logger.exception("hold expiry: could not cancel order %s", order.id)
         return False
-    enqueue(drafts)
+    enqueue(svc, drafts)
     return True
 
 
-def enqueue(drafts: list[NotificationDraft]) -> None:
+def enqueue(svc: Services, drafts: list[NotificationDraft]) -> None:
     """One SendMessageBatch. The records are already stored as PENDING, so a failure here loses
     nothing: the notifications sweeper re-enqueues PENDING records."""
     if not drafts:
         return
     try:
-        services().queue.send([draft.id for draft in drafts])
+        svc.queue.send([draft.id for draft in drafts])
     except Exception:  # noqa: BLE001 - the answer must not depend on the queue
         logger.exception("could not enqueue notifications %s; the sweeper will", [d.id for d in drafts])

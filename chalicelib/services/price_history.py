@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import logging
 
-from chalicelib.bootstrap import services
 from chalicelib.domain.catalog import PriceSnapshot
 from chalicelib.domain.clock import utc_now
+from chalicelib.ports import Services
 
 logger = logging.getLogger("ekiosk.price_history")
 
 
-def snapshot_all(now: str | None = None) -> int:
+def snapshot_all(svc: Services, now: str | None = None) -> int:
     """Snapshots every category; returns how many."""
-    repo = services().catalog
+    repo = svc.catalog
     taken_at = now or utc_now()
     batch: list[PriceSnapshot] = []
     count = 0
@@ -36,9 +36,9 @@ def snapshot_all(now: str | None = None) -> int:
     return count
 
 
-def history(category_id: str, limit: int, cursor: str | None):
+def history(svc: Services, category_id: str, limit: int, cursor: str | None):
     """A category's snapshots, newest first; 404 for an unknown category."""
     from chalicelib.services.catalog import get_category
 
-    get_category(category_id)
-    return services().catalog.list_snapshots(category_id, limit, cursor)
+    get_category(svc, category_id)
+    return svc.catalog.list_snapshots(category_id, limit, cursor)

@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.adapters.dynamodb.customer_repository import LoginState
 from chalicelib.adapters.dynamodb.customers import LOGIN_STATE_PREFIX
+from chalicelib.bootstrap import services
 from chalicelib.domain.customers import ADMIN, ROLE_FROM_STAFF
 from chalicelib.domain.errors import Conflict, NotFound
 from tests.contracts.conftest import customer, same_error, uid
@@ -106,19 +107,21 @@ def test_sign_in_creates_then_keeps_the_email_in_sync_and_roles_apply(use_cases)
     from chalicelib.services import customers as service
 
     sub = uid("sub")
-    first = service.sign_in(Identity(sub=sub, email=f"{sub}@ekiosk.test", name="Ann", email_verified=True))
+    first = service.sign_in(services(), Identity(sub=sub, email=f"{sub}@ekiosk.test", name="Ann", email_verified=True))
     assert (first.role, first.email, first.phone_number) == (CUSTOMER, f"{sub}@ekiosk.test", None)
-    assert service.sign_in(Identity(sub=sub, email=f"{sub}@ekiosk.test", name="Ann", email_verified=True)) == first
-    moved = service.sign_in(Identity(sub=sub, email="staff@ekiosk.test", name="Ann", email_verified=True))
+    assert service.sign_in(services(), Identity(sub=sub, email=f"{sub}@ekiosk.test", name="Ann",
+                                                email_verified=True)) == first
+    moved = service.sign_in(services(), Identity(sub=sub, email="staff@ekiosk.test", name="Ann", email_verified=True))
     assert (moved.email, moved.role, moved.role_source) == ("staff@ekiosk.test", ADMIN, ROLE_FROM_CONFIG)
-    assert service.get_customer(sub) == moved
+    assert service.get_customer(services(), sub) == moved
 
-    other = service.sign_in(Identity(sub=uid("sub"), email=f"{uid('e')}@ekiosk.test", name=None, email_verified=True))
-    promoted = service.set_role(other.id, ADMIN)
+    other = service.sign_in(services(), Identity(sub=uid("sub"), email=f"{uid('e')}@ekiosk.test", name=None,
+                                                 email_verified=True))
+    promoted = service.set_role(services(), other.id, ADMIN)
     assert (promoted.role, promoted.role_source) == (ADMIN, ROLE_FROM_STAFF)
-    assert service.set_role(other.id, ADMIN) == promoted
-    profiled = service.update_profile(promoted, {"phone_number": "+254711223344"})
+    assert service.set_role(services(), other.id, ADMIN) == promoted
+    profiled = service.update_profile(services(), promoted, {"phone_number": "+254711223344"})
     assert profiled.profile_complete and use_cases.get(other.id) == profiled
     with pytest.raises(NotFound) as raised:
-        service.set_role(uid("sub"), ADMIN)
+        service.set_role(services(), uid("sub"), ADMIN)
     same_error(raised, NotFound, "customer_not_found")

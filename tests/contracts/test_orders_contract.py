@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.bootstrap import services
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.notifications import NotificationDraft
 from chalicelib.domain.orders import (
@@ -391,13 +392,13 @@ def test_idempotent_replay_and_mismatch(use_cases):
     store = use_cases
     buyer_, pid = caller_of(store), store.product(stock=5)
     key = uid("key")
-    placed, replayed = orders.place_order(buyer_, [(pid, 2)], key)
+    placed, replayed = orders.place_order(services(), buyer_, [(pid, 2)], key)
     assert not replayed
-    again, replayed = orders.place_order(buyer_, [(pid, 2)], key)
+    again, replayed = orders.place_order(services(), buyer_, [(pid, 2)], key)
     assert replayed and again == placed
     assert store.product_state(pid)["reserved"] == 2
     with pytest.raises(IdempotencyMismatch) as raised:
-        orders.place_order(buyer_, [(pid, 3)], key)
+        orders.place_order(services(), buyer_, [(pid, 3)], key)
     same_error(raised, IdempotencyMismatch, "idempotency_mismatch")
     assert store.pending_of(buyer_.id) == (1, 2)
 
@@ -407,9 +408,9 @@ def test_approving_through_the_use_case_when_a_product_was_deleted_is_409(use_ca
 
     store = use_cases
     buyer_, pid = caller_of(store), store.product(stock=5)
-    placed, _ = orders.place_order(buyer_, [(pid, 1)])
+    placed, _ = orders.place_order(services(), buyer_, [(pid, 1)])
     store.delete_product(pid)
     with pytest.raises(InsufficientStock) as raised:
-        orders.change_status(caller_of(store), placed, COMPLETED)
+        orders.change_status(services(), caller_of(store), placed, COMPLETED)
     assert (raised.value.status, raised.value.code) == (409, "insufficient_stock")
-    assert orders.change_status(caller_of(store), placed, CANCELED).status == CANCELED
+    assert orders.change_status(services(), caller_of(store), placed, CANCELED).status == CANCELED

@@ -6,13 +6,10 @@ import dataclasses
 import threading
 
 from chalicelib.adapters.dynamodb.notification_repository import (
-    BUSY,
-    FINISHED,
-    MISSING,
     STARTED,
     _failed_by,
     _invalid_cursor,
-    _own_lease,
+    _not_started,
     _pending_since,
     _sent_by,
 )
@@ -67,17 +64,12 @@ class InMemoryNotificationRepository:
     def begin_attempt(self, notification_id: str, now: str, lease_until: str) -> tuple[str, Notification | None]:
         started = self._change(
             notification_id,
-            lambda r: r.status == PENDING and (r.lease_until is None or r.lease_until < now),
+            lambda r: r.may_start(now),
             attempts=lambda r: r.attempts + 1, lease_until=lease_until, updated_at=now,
         )
         if started is not None:
             return STARTED, started
-        current = self.get(notification_id)
-        if current is None:
-            return MISSING, None
-        if _own_lease(lease_until)(current):
-            return STARTED, current
-        return (BUSY if current.status == PENDING else FINISHED), current
+        return _not_started(self.get(notification_id), lease_until)
 
     def begin_attempts(self, ids: list[str], now: str, lease_until: str) -> dict[str, tuple[str, Notification | None]]:
         return {nid: self.begin_attempt(nid, now, lease_until) for nid in ids}

@@ -8,6 +8,7 @@ import threading
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from chalicelib.bootstrap import services
 from chalicelib.domain import catalog as rules
 from chalicelib.domain.catalog import (
     CHANGED,
@@ -54,10 +55,10 @@ def reserve(product_id: str, quantity: int) -> None:
 def chain(prefix, prices=(100, 200, 300, 400, 1000)):
     cats, parent = [], None
     for level, price in enumerate(prices):
-        parent = service.create_category(f"{prefix}-{level}" if level == 0 else f"L{level}",
+        parent = service.create_category(services(), f"{prefix}-{level}" if level == 0 else f"L{level}",
                                          parent.id if parent else None)
         cats.append(parent)
-        service.create_product(f"P{level}", price * 100, None, 5, parent.id)
+        service.create_product(services(), f"P{level}", price * 100, None, 5, parent.id)
     return cats
 
 
@@ -65,19 +66,19 @@ def subtree(root_ids):
     """(categories, products) below the given roots, read back through the service."""
     categories, products = [], []
     for root_id in root_ids:
-        pending = [service.get_category(root_id)]
+        pending = [service.get_category(services(), root_id)]
         while pending:
             category = pending.pop()
             categories.append(category)
-            children, cursor = service.list_categories(category.id, 100, None)
+            children, cursor = service.list_categories(services(), category.id, 100, None)
             while True:
                 pending += children
                 if not cursor:
                     break
-                children, cursor = service.list_categories(category.id, 100, cursor)
+                children, cursor = service.list_categories(services(), category.id, 100, cursor)
         cursor = None
         while True:
-            page, cursor = service.list_products(root_id, True, 100, cursor)
+            page, cursor = service.list_products(services(), root_id, True, 100, cursor)
             products += page
             if not cursor:
                 break
@@ -87,37 +88,37 @@ def subtree(root_ids):
 def test_five_level_chain_and_a_one_request_average(repo):
     cats = chain(unique("chain"))
     with RequestCounter() as requests:
-        top = service.average_price(cats[0].id)
+        top = service.average_price(services(), cats[0].id)
     assert requests.calls == ["GetItem"]
     assert (top["average_price"], top["products_count"], top["subcategory_count"]) == ("250.00", 4, 3)
-    assert service.average_price(cats[1].id)["average_price"] == "475.00"
+    assert service.average_price(services(), cats[1].id)["average_price"] == "475.00"
     categories, products = subtree([cats[0].id])
     for c in cats:
-        assert service.average_price(c.id) == brute_force_average(categories, products, c.id)
+        assert service.average_price(services(), c.id) == brute_force_average(categories, products, c.id)
 
 
 def test_a_product_write_is_one_transaction(repo):
     cats = chain(unique("tx"))
     with RequestCounter() as requests:
-        product = service.create_product("New", 999, None, 1, cats[4].id)
+        product = service.create_product(services(), "New", 999, None, 1, cats[4].id)
     assert requests.calls == ["GetItem", "TransactWriteItems"]
     with RequestCounter() as requests:
-        service.update_product(product.id, {"stock": 7})
+        service.update_product(services(), product.id, {"stock": 7})
     assert requests.count(*WRITE_OPERATIONS) == 1 and "TransactWriteItems" not in requests.calls
     with RequestCounter() as requests:  # a rename moves the product's name claim in the same transaction
-        service.update_product(product.id, {"name": "Renamed", "stock": 8})
+        service.update_product(services(), product.id, {"name": "Renamed", "stock": 8})
     assert requests.count(*WRITE_OPERATIONS) == 1 and "TransactWriteItems" in requests.calls
     with RequestCounter() as requests:  # a change of case only keeps the claim
-        service.update_product(product.id, {"name": "RENAMED"})
+        service.update_product(services(), product.id, {"name": "RENAMED"})
     assert requests.count(*WRITE_OPERATIONS) == 1 and "TransactWriteItems" not in requests.calls
     with RequestCounter() as requests:
-        service.update_product(product.id, {"price_cents": 1999})
+        service.update_product(services(), product.id, {"price_cents": 1999})
     assert requests.count(*WRITE_OPERATIONS) == 1
 
 
 def test_category_conditions(repo):
-    top = service.create_category(unique("Cond"), None)
-    child = service.create_category("Child", top.id)
+    top = service.create_category(services(), unique("Cond"), None)
+    child = service.create_category(services(), "Child", top.id)
     duplicate = rules.new_category("CHILD", top, "t")
     with pytest.raises(WriteRefused) as refused:
         repo.create_category(duplicate)
@@ -125,21 +126,21 @@ def test_category_conditions(repo):
     with pytest.raises(WriteRefused) as refused:
         repo.delete_category(top)
     assert NOT_EMPTY in {f.reason for f in refused.value.failures}
-    renamed = service.update_category(child.id, "Kid", False, None)
+    renamed = service.update_category(services(), child.id, "Kid", False, None)
     assert repo.child_named(top.id, "kid").id == child.id
     assert repo.child_named(top.id, "child") is None
-    service.create_category("Child", top.id)  # the old name is free again
+    service.create_category(services(), "Child", top.id)  # the old name is free again
     assert repo.get_category(child.id).name == renamed.name == "Kid"
     with pytest.raises(Conflict):
-        service.update_category(child.id, "CHILD", False, None)
+        service.update_category(services(), child.id, "CHILD", False, None)
     assert [c.id for c in repo.categories_named("kid") if c.parent_id == top.id] == [child.id]
 
 
 def test_product_write_refusals_are_classified(repo):
-    category = service.create_category(unique("Refusals"), None)
-    product = service.create_product("P", 1000, None, 10, category.id)
+    category = service.create_category(services(), unique("Refusals"), None)
+    product = service.create_product(services(), "P", 1000, None, 10, category.id)
     stale = product
-    service.update_product(product.id, {"price_cents": 2000})
+    service.update_product(services(), product.id, {"price_cents": 2000})
     after = rules.edited(stale, {"price_cents": 3000}, "t")
     delta = rules.write_delta([UpdateProduct(stale, after, ("price_cents",), "")], {category.id: category})
     with pytest.raises(WriteRefused) as refused:
@@ -153,38 +154,38 @@ def test_product_write_refusals_are_classified(repo):
         repo.write([UpdateProduct(fresh, low, ("stock",), "")], AggregateDelta())
     assert refused.value.failures[0].reason == STOCK_BELOW_RESERVED
     assert refused.value.failures[0].current.reserved == 6
-    service.delete_product(product.id)
+    service.delete_product(services(), product.id)
     with pytest.raises(WriteRefused) as refused:
         repo.write([UpdateProduct(fresh, rules.edited(fresh, {"name": "x"}, "t"), ("name",), "")], AggregateDelta())
     assert refused.value.failures[0].reason == MISSING
 
 
 def test_stock_updates_keep_available_in_step_with_reservations(repo):
-    category = service.create_category(unique("Stock"), None)
-    product = service.create_product("P", 1000, None, 10, category.id)
+    category = service.create_category(services(), unique("Stock"), None)
+    product = service.create_product(services(), "P", 1000, None, 10, category.id)
     reserve(product.id, 4)
-    updated = service.update_product(product.id, {"stock": 20})
+    updated = service.update_product(services(), product.id, {"stock": 20})
     assert (updated.stock, updated.reserved, updated.available) == (20, 4, 16)
     reserve(product.id, 16)
-    assert service.get_product(product.id).available == 0
+    assert service.get_product(services(), product.id).available == 0
     with pytest.raises(Conflict) as error:
-        service.update_product(product.id, {"stock": 19})
+        service.update_product(services(), product.id, {"stock": 19})
     assert error.value.code == "stock_below_reserved"
-    moved_and_restocked = service.update_product(product.id, {"stock": 25, "price_cents": 500})
+    moved_and_restocked = service.update_product(services(), product.id, {"stock": 25, "price_cents": 500})
     assert (moved_and_restocked.stock, moved_and_restocked.available) == (25, 5)
-    stored = service.get_product(product.id)
+    stored = service.get_product(services(), product.id)
     assert stored.available == stored.stock - stored.reserved == 5
 
 
 def test_concurrent_creates_keep_the_aggregates_exact(repo):
-    top = service.create_category(unique("Busy"), None)
-    leaf = service.create_category("Leaf", top.id)
+    top = service.create_category(services(), unique("Busy"), None)
+    leaf = service.create_category(services(), "Leaf", top.id)
     errors = []
 
     def create(n):
         try:
             for i in range(5):
-                service.create_product(f"p{n}-{i}", 100 + n, None, 1, leaf.id if i % 2 else top.id)
+                service.create_product(services(), f"p{n}-{i}", 100 + n, None, 1, leaf.id if i % 2 else top.id)
         except Exception as error:  # pragma: no cover - reported below
             errors.append(error)
 
@@ -194,7 +195,7 @@ def test_concurrent_creates_keep_the_aggregates_exact(repo):
     for thread in threads:
         thread.join()
     assert not errors
-    average = service.average_price(top.id)
+    average = service.average_price(services(), top.id)
     assert average["products_count"] == 30
     categories, products = subtree([top.id])
     assert average == brute_force_average(categories, products, top.id)
@@ -206,24 +207,24 @@ def test_concurrent_creates_keep_the_aggregates_exact(repo):
 def test_aggregates_match_brute_force_on_the_emulator(repo, edits):
     prefix = unique("prop")
     category_ids, _ = apply_edits(edits, prefix)
-    roots = [c for c in category_ids if service.get_category(c).parent_id is None]
+    roots = [c for c in category_ids if service.get_category(services(), c).parent_id is None]
     categories, products = subtree(roots)
     assert {c.id for c in categories} == set(category_ids)
     for category_id in category_ids:
-        assert service.average_price(category_id) == brute_force_average(categories, products, category_id)
+        assert service.average_price(services(), category_id) == brute_force_average(categories, products, category_id)
 
 
 def test_listing_products_by_category_and_subtree_with_cursors(repo):
     cats = chain(unique("list"))
     for i in range(7):
-        service.create_product(f"extra {i}", 100, None, 1, cats[2].id)
-    direct, cursor = service.list_products(cats[2].id, False, 3, None)
+        service.create_product(services(), f"extra {i}", 100, None, 1, cats[2].id)
+    direct, cursor = service.list_products(services(), cats[2].id, False, 3, None)
     seen = [p.id for p in direct]
     while cursor:
-        page, cursor = service.list_products(cats[2].id, False, 3, cursor)
+        page, cursor = service.list_products(services(), cats[2].id, False, 3, cursor)
         seen += [p.id for p in page]
     assert len(seen) == len(set(seen)) == 8
-    below, _ = service.list_products(cats[1].id, True, 100, None)
+    below, _ = service.list_products(services(), cats[1].id, True, 100, None)
     assert len(below) == 8 + 3  # levels 2, 3, 4 (the subtree is not limited to three levels)
 
 
@@ -231,7 +232,7 @@ def test_bulk_upload_writes_in_full_transactions(repo):
     root = unique("Bulk")
     rows = [(f"item {i}", i % 9, f"{1 + i % 50}.99", f"{root}/Sub{i % 4}/Leaf{i % 2}") for i in range(500)]
     with RequestCounter() as requests:
-        report = bulk_import.upload(csv_text(rows).encode(), "text/csv")
+        report = bulk_import.upload(services(), csv_text(rows).encode(), "text/csv")
     assert (report.status, report.created) == (201, 500)
     category_writes = 1 + 4 + 8  # the root, 4 subcategories, 8 leaves: one transaction each
     assert requests.count(*WRITE_OPERATIONS) <= math.ceil(500 / 25) + category_writes
@@ -240,10 +241,10 @@ def test_bulk_upload_writes_in_full_transactions(repo):
     categories, products = subtree([top.id])
     assert len(products) == 500
     for category in categories:
-        assert service.average_price(category.id) == brute_force_average(categories, products, category.id)
+        assert service.average_price(services(), category.id) == brute_force_average(categories, products, category.id)
     changed = [(name, stock + 1, price, path) for name, stock, price, path in rows[:10]] + rows[10:]
     with RequestCounter() as requests:
-        again = bulk_import.upload(csv_text(changed).encode(), "text/csv")
+        again = bulk_import.upload(services(), csv_text(changed).encode(), "text/csv")
     assert (again.status, again.created, again.updated) == (201, 0, 500)
     assert requests.count(*WRITE_OPERATIONS) == 1  # only the 10 changed rows, in one transaction
 
@@ -253,7 +254,7 @@ def test_a_refused_update_re_planned_as_a_create_keeps_the_transaction_within_10
     into a create that also updates its category: DynamoDB would refuse 101 items (it was a 500)."""
     root = unique("Full")
     rows = [(f"item {i:03}", 1, "5.00", root) for i in range(100)]
-    assert bulk_import.upload(csv_text(rows).encode(), "text/csv").created == 100
+    assert bulk_import.upload(services(), csv_text(rows).encode(), "text/csv").created == 100
     top = repo.child_named(None, root.lower())
     victim = min(subtree([top.id])[1], key=lambda p: p.name)
     original_write, sizes = repo.write, []
@@ -261,26 +262,27 @@ def test_a_refused_update_re_planned_as_a_create_keeps_the_transaction_within_10
     def write(writes, delta):
         sizes.append(len(writes) + len(delta.items()))
         if len(sizes) == 1:
-            service.delete_product(victim.id)  # deleted by staff between the read and the write
+            service.delete_product(services(), victim.id)  # deleted by staff between the read and the write
         return original_write(writes, delta)
 
     monkeypatch.setattr(repo, "write", write)
-    report = bulk_import.upload(csv_text([(n, 2, price, path) for n, _, price, path in rows]).encode(), "text/csv")
+    report = bulk_import.upload(services(), csv_text([(n, 2, price, path) for n, _, price, path in rows]).encode(),
+                                "text/csv")
     assert (report.status, report.created, report.updated, report.errors) == (201, 1, 99, {})
     assert sizes[0] == 100 and max(sizes) <= 100
     categories, products = subtree([top.id])
     assert sorted(p.stock for p in products) == [2] * 100
-    assert service.average_price(top.id)["products_count"] == 100
+    assert service.average_price(services(), top.id)["products_count"] == 100
 
 
 def test_price_snapshots(repo):
-    category = service.create_category(unique("Snap"), None)
-    service.create_product("P", 1000, None, 1, category.id)
-    assert price_history.snapshot_all(now="2030-01-01T01:00:00.000000Z") >= 1
-    price_history.snapshot_all(now="2030-01-01T01:59:00.000000Z")
-    service.create_product("Q", 3000, None, 1, category.id)
-    price_history.snapshot_all(now="2030-01-01T02:00:00.000000Z")
-    snapshots, cursor = price_history.history(category.id, 10, None)
+    category = service.create_category(services(), unique("Snap"), None)
+    service.create_product(services(), "P", 1000, None, 1, category.id)
+    assert price_history.snapshot_all(services(), now="2030-01-01T01:00:00.000000Z") >= 1
+    price_history.snapshot_all(services(), now="2030-01-01T01:59:00.000000Z")
+    service.create_product(services(), "Q", 3000, None, 1, category.id)
+    price_history.snapshot_all(services(), now="2030-01-01T02:00:00.000000Z")
+    snapshots, cursor = price_history.history(services(), category.id, 10, None)
     assert cursor is None
     assert [(s.taken_at[:16], s.view()["average_price"]) for s in snapshots] == [
         ("2030-01-01T02:00", "20.00"), ("2030-01-01T01:59", "10.00")]

@@ -9,6 +9,7 @@ import pytest
 from chalicelib.adapters.dynamodb.customer_repository import DynamoCustomerRepository, LoginState
 from chalicelib.adapters.dynamodb.customers import CustomerRecord
 from chalicelib.auth.tokens import Identity
+from chalicelib.bootstrap import services
 from chalicelib.domain.customers import ADMIN, Customer
 from chalicelib.domain.errors import NotFound
 from chalicelib.services import customers
@@ -47,7 +48,7 @@ def test_concurrent_first_requests_create_one_record():
     def first_request():
         barrier.wait()
         try:
-            results.append(customers.sign_in(identity))
+            results.append(customers.sign_in(services(), identity))
         except Exception as error:  # asserted below
             errors.append(error)
 

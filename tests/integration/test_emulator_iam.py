@@ -198,7 +198,7 @@ Worker().run_due_jobs({})
 from chalicelib.services.notifications import sweep_pending
 try:
     with principals.acting_as("price_snapshot"):  # the wrong job's credentials
-        sweep_pending()
+        sweep_pending(services())
 except Exception as error:
     print(type(error).__name__)
 """

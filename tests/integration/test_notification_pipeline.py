@@ -196,15 +196,14 @@ def test_listing_pages_through_dynamodb_indexes(svc):
     ids += add(svc, email_draft(order), enqueue=False)
     time.sleep(0.002)
     ids += add(svc, sms_draft(order, event="order_cancelled"), enqueue=False)
-    first = service.list_notifications(order, 2, None, svc=svc)
-    second = service.list_notifications(order, 2, first["next_cursor"], svc=svc)
+    first = service.list_notifications(svc, order, 2, None)
+    second = service.list_notifications(svc, order, 2, first["next_cursor"])
     assert [n["id"] for n in first["items"] + second["items"]] == ids[::-1]
     assert second["next_cursor"] is None
-    everything = service.list_notifications(None, 100, None, svc=svc)["items"]
+    everything = service.list_notifications(svc, None, 100, None)["items"]
     assert everything[0]["id"] == ids[-1]  # newest first across orders
     with pytest.raises(InvalidInput):
-        service.list_notifications(order, 2, service.list_notifications(None, 1, None, svc=svc)["next_cursor"] + "x",
-                                   svc=svc)
+        service.list_notifications(svc, order, 2, service.list_notifications(svc, None, 1, None)["next_cursor"] + "x")
 
 
 def test_the_worker_sends_sms_and_email_once_and_records_them_sent(svc, worker, fake):
@@ -272,12 +271,12 @@ def test_the_same_sqs_message_twice_sends_one_sms(svc, worker, fake):
     received = wait_until(lambda: svc.queue.sqs.receive_message(
         QueueUrl=svc.queue.url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages"))
     arn = svc.queue.arn()
-    from chalicelib.runtime.worker import to_lambda_record
+    from chalicelib.adapters.sqs_batch import handle_records, to_lambda_record
 
     records = [to_lambda_record(m, arn) for m in received]
     assert len(records) == 2
     for record in records + records:  # each message, then each again (SQS redelivery)
-        assert service.process_sqs_records([record]) == []
+        assert handle_records(svc, [record]) == []
     svc.queue.sqs.delete_message_batch(QueueUrl=svc.queue.url, Entries=[
         {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)])
     drain(worker, svc, [nid])
@@ -311,7 +310,7 @@ def test_transient_failures_end_in_the_dead_letter_queue_with_a_failed_record_th
     assert svc.notifications.get(nid).status == FAILED
 
     fake.reset()
-    assert service.redrive_dead_letters() == {"moved": 1, "reset": 1, "kept": 0}
+    assert service.redrive_dead_letters(svc) == {"moved": 1, "reset": 1, "kept": 0}
     assert svc.notifications.get(nid).status == PENDING
     [record] = drain(worker, svc, [nid])
     assert record.status == SENT and record.attempts == NOTIFICATIONS_QUEUE.max_receive_count + 1
@@ -320,7 +319,7 @@ def test_transient_failures_end_in_the_dead_letter_queue_with_a_failed_record_th
 
 def test_redrive_keeps_poison_on_the_dead_letter_queue(svc):
     svc.queue.dead_letter(["garbage"])
-    assert service.redrive_dead_letters()["kept"] == 1
+    assert service.redrive_dead_letters(svc)["kept"] == 1
 
 
 def test_a_failed_enqueue_after_the_commit_is_made_good_by_the_sweeper(svc, worker, fake):
@@ -331,7 +330,7 @@ def test_a_failed_enqueue_after_the_commit_is_made_good_by_the_sweeper(svc, work
     assert svc.notifications.get(nid).status == PENDING
     time.sleep(0.6)
     assert nid in [n.id for n in svc.notifications.stale_pending(iso(service._now()))]
-    assert service.sweep_pending() >= 1
+    assert service.sweep_pending(svc) >= 1
     [record] = drain(worker, svc, [nid])
     assert record.status == SENT and len(fake.delivered_to(draft.recipient)) == 1
 
@@ -391,7 +390,7 @@ def test_redrive_keeps_going_through_empty_replies_while_messages_remain(svc, wo
         return real_receive(**{**kwargs, "max_messages": 1})  # one at a time: empties in between too
 
     monkeypatch.setattr(svc.queue, "receive_dead_letters", flaky)
-    counts = service.redrive_dead_letters(svc=svc, wait_seconds=1)
+    counts = service.redrive_dead_letters(svc, wait_seconds=1)
     assert counts == {"moved": 3, "reset": 3, "kept": 0}
     assert all(kwargs["wait_seconds"] >= 1 for kwargs in replies)  # long polling
     records = drain(worker, svc, ids)

@@ -88,7 +88,7 @@ def test_the_limits_are_conditions_of_the_transaction_itself(seed, buyer):
     and no notification record is written."""
     product, scarce = seed.product(stock=100), seed.product(stock=1)
     for _ in range(3):
-        orders.place_order(buyer, [(product, 2)])
+        orders.place_order(services(), buyer, [(product, 2)])
     repo = services().orders
     real = repo.load_for_placement
 
@@ -106,27 +106,27 @@ def test_the_limits_are_conditions_of_the_transaction_itself(seed, buyer):
     repo.load_for_placement = stale
     try:
         with pytest.raises(PendingLimitReached) as caught:
-            orders.place_order(buyer, [(product, 1)])
+            orders.place_order(services(), buyer, [(product, 1)])
         assert caught.value.details == {"pending_orders": 3, "pending_units": 6, "max_pending_orders": 3,
                                         "max_pending_units": 20}
         with pytest.raises(PendingLimitReached):  # a stock shortage at the same time: the limit is named
-            orders.place_order(buyer, [(scarce, 1)])
+            orders.place_order(services(), buyer, [(scarce, 1)])
     finally:
         del repo.load_for_placement
     assert seed.product_state(product) == {"stock": 100, "reserved": 6, "available": 94}
     assert counters(seed, buyer.id) == (3, 6)
-    mine, _ = orders.list_orders(buyer, None, 50, None)
+    mine, _ = orders.list_orders(services(), buyer, None, 50, None)
     assert len(mine) == 3
     assert all(len(seed.notifications_of(o.id)) == 2 for o in mine)
 
 
 def test_units_are_limited_across_pending_orders(seed, buyer):
     product = seed.product(stock=100)
-    orders.place_order(buyer, [(product, 15)])
+    orders.place_order(services(), buyer, [(product, 15)])
     with pytest.raises(PendingLimitReached) as caught:
-        orders.place_order(buyer, [(product, 6)])  # the 21st unit
+        orders.place_order(services(), buyer, [(product, 6)])  # the 21st unit
     assert caught.value.details["pending_units"] == 15
-    orders.place_order(buyer, [(product, 5)])  # exactly 20
+    orders.place_order(services(), buyer, [(product, 5)])  # exactly 20
     assert counters(seed, buyer.id) == (2, 20)
     assert seed.product_state(product)["reserved"] == 20
 
@@ -138,7 +138,7 @@ def test_ten_concurrent_placements_of_one_customer_accept_exactly_three(seed, bu
     def place(_):
         gate.wait()
         try:
-            orders.place_order(buyer, [(product, 1)])
+            orders.place_order(services(), buyer, [(product, 1)])
             return "placed"
         except DomainError as error:
             return error.code
@@ -152,39 +152,39 @@ def test_ten_concurrent_placements_of_one_customer_accept_exactly_three(seed, bu
 
 def test_leaving_pending_frees_the_share_and_the_counters_end_at_zero(seed, buyer, staff_caller):
     product = seed.product(stock=100)
-    placed = [orders.place_order(buyer, [(product, 4)])[0] for _ in range(3)]
+    placed = [orders.place_order(services(), buyer, [(product, 4)])[0] for _ in range(3)]
     with pytest.raises(PendingLimitReached):
-        orders.place_order(buyer, [(product, 1)])
-    orders.change_status(staff_caller, placed[0], CANCELED)
+        orders.place_order(services(), buyer, [(product, 1)])
+    orders.change_status(services(), staff_caller, placed[0], CANCELED)
     assert counters(seed, buyer.id) == (2, 8)
-    fourth, _ = orders.place_order(buyer, [(product, 1)])  # the freed slot, at once
-    orders.change_status(staff_caller, placed[1], COMPLETED)
+    fourth, _ = orders.place_order(services(), buyer, [(product, 1)])  # the freed slot, at once
+    orders.change_status(services(), staff_caller, placed[1], COMPLETED)
     assert counters(seed, buyer.id) == (2, 5)
     with pytest.raises(InvalidTransition):  # refused transitions free nothing
-        orders.change_status(staff_caller, placed[1], CANCELED)
+        orders.change_status(services(), staff_caller, placed[1], CANCELED)
     assert counters(seed, buyer.id) == (2, 5)
-    assert orders.expire_order(services().orders.get(placed[2].id))
-    orders.change_status(staff_caller, fourth, CANCELED)
+    assert orders.expire_order(services(), services().orders.get(placed[2].id))
+    orders.change_status(services(), staff_caller, fourth, CANCELED)
     assert counters(seed, buyer.id) == (0, 0)
     assert seed.product_state(product) == {"stock": 96, "reserved": 0, "available": 96}
 
 
 def test_an_idempotent_replay_at_the_limit_is_the_original(seed, buyer):
     product = seed.product(stock=100)
-    first, _ = orders.place_order(buyer, [(product, 1)], "same-key")
-    orders.place_order(buyer, [(product, 1)])
-    orders.place_order(buyer, [(product, 1)])
-    again, replayed = orders.place_order(buyer, [(product, 1)], "same-key")
+    first, _ = orders.place_order(services(), buyer, [(product, 1)], "same-key")
+    orders.place_order(services(), buyer, [(product, 1)])
+    orders.place_order(services(), buyer, [(product, 1)])
+    again, replayed = orders.place_order(services(), buyer, [(product, 1)], "same-key")
     assert replayed and again.to_dict() == first.to_dict()
     assert counters(seed, buyer.id) == (3, 3)
 
 
 def test_the_expiry_cancels_old_holds_as_the_system(seed, buyer):
     product = seed.product(stock=10)
-    old, _ = orders.place_order(buyer, [(product, 3)])
+    old, _ = orders.place_order(services(), buyer, [(product, 3)])
     now = datetime.now(UTC)
-    assert orders.expire_holds(now=now) == 0  # younger than the hold
-    assert orders.expire_holds(now=now + timedelta(seconds=HOLD + 1)) >= 1
+    assert orders.expire_holds(services(), now=now) == 0  # younger than the hold
+    assert orders.expire_holds(services(), now=now + timedelta(seconds=HOLD + 1)) >= 1
     done = services().orders.get(old.id)
     assert done.status == CANCELED
     assert [(h.status, h.by) for h in done.history] == [(PENDING, buyer.id), (CANCELED, "system")]
@@ -193,7 +193,7 @@ def test_the_expiry_cancels_old_holds_as_the_system(seed, buyer):
     sms = [n for n in seed.notifications_of(old.id) if n["event"] == "order_cancelled"]
     assert [(n["channel"], n["message"]) for n in sms] == [
         ("SMS", f"Sorry, {buyer.customer.phone_number}. Your order #{old.number} has been cancelled.")]
-    assert orders.expire_holds(now=now + timedelta(seconds=HOLD + 1)) == 0  # nothing twice
+    assert orders.expire_holds(services(), now=now + timedelta(seconds=HOLD + 1)) == 0  # nothing twice
 
 
 def test_expiry_racing_an_approve_has_exactly_one_winner(seed, staff_caller):
@@ -204,17 +204,17 @@ def test_expiry_racing_an_approve_has_exactly_one_winner(seed, staff_caller):
     for _ in range(rounds):
         email = f"{unique('racer')}@ekiosk.test"
         seed.customer(email, next_phone())
-        order, _ = orders.place_order(caller_for(email), [(product, 2)])
+        order, _ = orders.place_order(services(), caller_for(email), [(product, 2)])
         gate = threading.Barrier(2)
 
         def expire(order=order, gate=gate):
             gate.wait()
-            return "expiry" if orders.expire_order(order) else None
+            return "expiry" if orders.expire_order(services(), order) else None
 
         def approve(order=order, gate=gate):
             gate.wait()
             try:
-                orders.change_status(staff_caller, order, COMPLETED)
+                orders.change_status(services(), staff_caller, order, COMPLETED)
                 return "staff"
             except InvalidTransition:
                 return None
@@ -253,7 +253,7 @@ def test_counters_stay_exact_under_mixed_concurrency(seed, staff_caller):
         for _ in range(12):
             try:
                 if rng.random() < 0.6:
-                    order, _ = orders.place_order(rng.choice(buyers), [(product, rng.randint(1, 9))])
+                    order, _ = orders.place_order(services(), rng.choice(buyers), [(product, rng.randint(1, 9))])
                     with lock:
                         placed.append(order.id)
                 else:
@@ -263,9 +263,9 @@ def test_counters_stay_exact_under_mixed_concurrency(seed, staff_caller):
                         order = services().orders.get(rng.choice(candidates))
                         roll = rng.random()
                         if roll < 0.3:
-                            orders.expire_order(order)
+                            orders.expire_order(services(), order)
                         else:
-                            orders.change_status(staff_caller, order, COMPLETED if roll < 0.6 else CANCELED)
+                            orders.change_status(services(), staff_caller, order, COMPLETED if roll < 0.6 else CANCELED)
             except (PendingLimitReached, InvalidTransition, InsufficientStock):
                 pass
 
@@ -273,7 +273,7 @@ def test_counters_stay_exact_under_mixed_concurrency(seed, staff_caller):
         list(pool.map(work, range(6)))
     assert placed
     for buyer in buyers:
-        mine, _ = orders.list_orders(buyer, PENDING, 100, None)
+        mine, _ = orders.list_orders(services(), buyer, PENDING, 100, None)
         pending = [services().orders.get(o.id) for o in mine]
         pending = [o for o in pending if o.status == PENDING]
         held = (len(pending), sum(o.units for o in pending))

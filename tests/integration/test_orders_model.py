@@ -76,19 +76,19 @@ class World:
         units = sum(q for order_items in held for _, q in order_items)
         if len(held) + 1 > settings.max_pending_orders or units + sum(q for _, q in items) > settings.max_pending_units:
             with pytest.raises(PendingLimitReached):
-                orders.place_order(caller, items, key)
+                orders.place_order(services(), caller, items, key)
             return
         short = [(pid, qty) for pid, qty in items if self.stock[pid] - self.reserved[pid] < qty]
         if short:
             with pytest.raises(InsufficientStock) as caught:
-                orders.place_order(caller, items, key)
+                orders.place_order(services(), caller, items, key)
             assert caught.value.details == [
                 {"product_id": pid, "requested": qty, "available": self.stock[pid] - self.reserved[pid]}
                 for pid, qty in short
             ]
             self.refused += 1
             return
-        order, replayed = orders.place_order(caller, items, key)
+        order, replayed = orders.place_order(services(), caller, items, key)
         assert not replayed and order.status == PENDING
         self.orders[order.id] = (PENDING, items)
         self.owner[order.id] = caller.id
@@ -101,7 +101,7 @@ class World:
         if not self.keys:
             return
         caller, key, items = self.rng.choice(self.keys)
-        order, replayed = orders.place_order(caller, list(reversed(items)), key)
+        order, replayed = orders.place_order(services(), caller, list(reversed(items)), key)
         assert replayed and order.id in self.orders
 
     def transition(self, target: str) -> None:
@@ -112,9 +112,9 @@ class World:
         order = services().orders.get(order_id)
         if status != PENDING:
             with pytest.raises(InvalidTransition):
-                orders.change_status(self.staff, order, target)
+                orders.change_status(services(), self.staff, order, target)
             return
-        orders.change_status(self.staff, order, target)
+        orders.change_status(services(), self.staff, order, target)
         self.orders[order_id] = (target, items)
         for pid, qty in items:
             self.reserved[pid] -= qty
@@ -211,7 +211,7 @@ def test_concurrent_random_operations_keep_the_invariants(emulator):
             try:
                 if roll < 0.5:
                     items = [(pid, local.randint(1, 3)) for pid in local.sample(list(initial), 2)]
-                    order, _ = orders.place_order(local.choice(world.customers), items)
+                    order, _ = orders.place_order(services(), local.choice(world.customers), items)
                     with lock:
                         placed.append(order.id)
                 elif roll < 0.9:
@@ -219,7 +219,7 @@ def test_concurrent_random_operations_keep_the_invariants(emulator):
                         candidates = list(placed)
                     if candidates:
                         order = services().orders.get(local.choice(candidates))
-                        orders.change_status(world.staff, order, COMPLETED if roll < 0.7 else CANCELED)
+                        orders.change_status(services(), world.staff, order, COMPLETED if roll < 0.7 else CANCELED)
                 else:
                     pid, amount = local.choice(list(initial)), local.randint(1, 3)
                     world.seed.restock(pid, amount)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.bootstrap import services
 from chalicelib.services import catalog as service
 from tests.support.catalog import unique
 
@@ -38,17 +39,17 @@ def aws_limits(emulator):
 def pages(category_id: str, limit: int) -> list[list[str]]:
     found, cursor = [], None
     while True:
-        items, cursor = service.list_products(category_id, False, limit, cursor)
+        items, cursor = service.list_products(services(), category_id, False, limit, cursor)
         found.append([p.name for p in items])
         if not cursor:
             return found
 
 
 def test_a_full_last_page_has_no_cursor_and_no_page_is_empty(aws_limits):
-    category = service.create_category(unique("pages"), None)
+    category = service.create_category(services(), unique("pages"), None)
     names = [f"P{i:02d}" for i in range(6)]
     for name in names:
-        service.create_product(name, 100, None, 1, category.id)
+        service.create_product(services(), name, 100, None, 1, category.id)
     assert pages(category.id, 6) == [names]
     assert pages(category.id, 3) == [names[:3], names[3:]]
     assert pages(category.id, 4) == [names[:4], names[4:]]
@@ -62,9 +63,9 @@ def test_a_filtered_query_pages_through_everything(emulator):
     from chalicelib.adapters.dynamodb.catalog import ProductRecord
     from chalicelib.adapters.dynamodb.pages import page
 
-    category = service.create_category(unique("filtered"), None)
+    category = service.create_category(services(), unique("filtered"), None)
     for i in range(9):
-        service.create_product(f"P{i}", 100, None, i % 3, category.id)  # stock 0, 1, 2, 0, 1, 2, …
+        service.create_product(services(), f"P{i}", 100, None, i % 3, category.id)  # stock 0, 1, 2, 0, 1, 2, …
     run = partial(ProductRecord.by_category.query, category.id, filter_condition=ProductRecord.stock == 2)
     seen, cursor, calls = [], None, 0
     while True:

@@ -9,6 +9,7 @@ import pytest
 from chalicelib.adapters.dynamodb import retry
 from chalicelib.adapters.dynamodb.catalog import CategoryRecord
 from chalicelib.adapters.dynamodb.notifications import NotificationRecord
+from chalicelib.bootstrap import services
 from chalicelib.domain.errors import TryAgain
 from chalicelib.services import bulk_import
 from chalicelib.services import catalog as service
@@ -31,33 +32,33 @@ def faults(emulator, monkeypatch):
 
 
 def test_a_product_edit_meeting_a_transaction_conflict_is_retried_not_a_500(faults):
-    category = service.create_category(unique("edit"), None)
-    product = service.create_product("Pen", 1000, None, 5, category.id)
+    category = service.create_category(services(), unique("edit"), None)
+    product = service.create_product(services(), "Pen", 1000, None, 5, category.id)
     faults.calls.clear()
     faults.fail("UpdateItem", error("TransactionConflictException"), error("ThrottlingException"))
-    updated = service.update_product(product.id, {"name": "PEN", "stock": 7})  # one plain UpdateItem
+    updated = service.update_product(services(), product.id, {"name": "PEN", "stock": 7})  # one plain UpdateItem
     assert (updated.name, updated.stock) == ("PEN", 7)
     assert len(faults.calls["UpdateItem"]) == 3  # two refused, the third applied
-    assert service.get_product(product.id).stock == 7
+    assert service.get_product(services(), product.id).stock == 7
 
 
 def test_a_fault_outlasting_every_retry_is_try_again(faults):
-    category = service.create_category(unique("busy"), None)
-    product = service.create_product("Pen", 1000, None, 5, category.id)
+    category = service.create_category(services(), unique("busy"), None)
+    product = service.create_product(services(), "Pen", 1000, None, 5, category.id)
     faults.fail("UpdateItem", *[error("ProvisionedThroughputExceededException")] * retry.MAX_ATTEMPTS)
     with pytest.raises(TryAgain):
-        service.update_product(product.id, {"stock": 9})
-    assert service.get_product(product.id).stock == 5
+        service.update_product(services(), product.id, {"stock": 9})
+    assert service.get_product(services(), product.id).stock == 5
 
 
 def test_a_transaction_repeated_after_an_effective_500_applies_once(faults):
-    category = service.create_category(unique("token"), None)
+    category = service.create_category(services(), unique("token"), None)
     faults.calls.clear()
     faults.after_effect("TransactWriteItems")
-    service.create_product("Lamp", 2500, None, 3, category.id)
+    service.create_product(services(), "Lamp", 2500, None, 3, category.id)
     sent = faults.calls["TransactWriteItems"]
     assert len(sent) == 2 and sent[0]["ClientRequestToken"] == sent[1]["ClientRequestToken"]
-    stored = service.get_category(category.id)
+    stored = service.get_category(services(), category.id)
     assert stored.product_counts[0] == 1 and stored.price_sums[0] == 2500  # the aggregate counted once
 
 
@@ -70,17 +71,17 @@ def test_throttled_transactions_mid_upload_are_retried_and_the_report_is_intact(
                 error("TransactionCanceledException", reasons=["ThrottlingError", None]),
                 error("TransactionCanceledException", reasons=[None, "TransactionConflict"]),
                 error("ThrottlingException"))
-    report = bulk_import.upload(body, "text/csv")
+    report = bulk_import.upload(services(), body, "text/csv")
     assert report.body() == {"products_created": 10, "products_updated": 0, "errors": []}, report.body()
-    again = bulk_import.upload(body, "text/csv")
+    again = bulk_import.upload(services(), body, "text/csv")
     assert (again.created, again.updated, again.errors) == (0, 10, {})
 
 
 def test_unprocessed_batch_keys_are_asked_again(faults):
-    categories = [service.create_category(unique("batch"), None) for _ in range(3)]
+    categories = [service.create_category(services(), unique("batch"), None) for _ in range(3)]
     faults.calls.clear()
     faults.unprocessed("BatchGetItem").unprocessed("BatchGetItem")
-    found = service._repo().get_categories([c.id for c in categories])
+    found = services().catalog.get_categories([c.id for c in categories])
     assert set(found) == {c.id for c in categories}
     assert len(faults.calls["BatchGetItem"]) == 3 and len(faults.pauses) == 2  # backed off each time
 
@@ -88,14 +89,14 @@ def test_unprocessed_batch_keys_are_asked_again(faults):
 def test_price_snapshots_retry_unprocessed_items(faults):
     from chalicelib.domain.catalog import PriceSnapshot
 
-    category = service.create_category(unique("snap"), None)
+    category = service.create_category(services(), unique("snap"), None)
     snapshot = PriceSnapshot(category_id=category.id, taken_at="2030-01-01T00:00:00Z", price_sum_cents=100,
                              products_count=1, subcategory_count=0)
     faults.calls.clear()
     faults.unprocessed("BatchWriteItem")
-    service._repo().save_snapshots([snapshot])
+    services().catalog.save_snapshots([snapshot])
     assert len(faults.calls["BatchWriteItem"]) == 2 and len(faults.pauses) == 1
-    items, _ = service._repo().list_snapshots(category.id, 10, None)
+    items, _ = services().catalog.list_snapshots(category.id, 10, None)
     assert [s.price_sum_cents for s in items] == [100]
 
 
@@ -119,7 +120,7 @@ def test_a_lease_taken_by_an_update_repeated_after_an_effective_500_is_ours(faul
 
 
 def test_category_reads_survive_throttling(faults):
-    category = service.create_category(unique("read"), None)
+    category = service.create_category(services(), unique("read"), None)
     faults.fail("GetItem", error("ThrottlingException"), error("InternalServerError", 500))
-    assert service.get_category(category.id).id == category.id
+    assert service.get_category(services(), category.id).id == category.id
     assert CategoryRecord.get(category.id).name == category.name

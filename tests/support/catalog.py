@@ -8,7 +8,7 @@ import threading
 import uuid
 from collections.abc import Iterable
 
-from chalicelib.bootstrap import Services, use_services
+from chalicelib.bootstrap import Services, services, use_services
 from chalicelib.config import load_settings
 from chalicelib.domain.catalog import LEVELS, AggregateDelta, Category, Product
 from chalicelib.domain.money import mean_cents
@@ -163,33 +163,33 @@ def apply_edits(edits, prefix: str) -> tuple[list[str], list[str]]:
                 parent = categories[edit[1] % len(categories)]
             root_name = f"{prefix}-{number}" if parent is None else f"c{number}"
             try:
-                categories.append(service.create_category(root_name, parent).id)
+                categories.append(service.create_category(services(), root_name, parent).id)
             except InvalidInput:  # too deep
                 pass
         elif kind == "product" and categories:
             category_id = categories[edit[1] % len(categories)]
-            products.append(service.create_product(f"p{number}", edit[2], None, 1, category_id).id)
+            products.append(service.create_product(services(), f"p{number}", edit[2], None, 1, category_id).id)
         elif kind in ("price", "discount", "move", "delete_product") and products:
             product_id = products[edit[1] % len(products)]
             if kind == "price":
-                current = service.get_product(product_id)
+                current = service.get_product(services(), product_id)
                 if current.discount_price_cents is not None and current.discount_price_cents >= edit[2]:
-                    service.update_product(product_id, {"discount_price_cents": None})
-                service.update_product(product_id, {"price_cents": edit[2]})
+                    service.update_product(services(), product_id, {"discount_price_cents": None})
+                service.update_product(services(), product_id, {"price_cents": edit[2]})
             elif kind == "discount":
-                current = service.get_product(product_id)
+                current = service.get_product(services(), product_id)
                 if edit[2] is None or edit[2] < current.price_cents:
-                    service.update_product(product_id, {"discount_price_cents": edit[2]})
+                    service.update_product(services(), product_id, {"discount_price_cents": edit[2]})
             elif kind == "move" and categories:
                 target = categories[edit[2] % len(categories)]
-                service.update_product(product_id, {"category_id": target})
+                service.update_product(services(), product_id, {"category_id": target})
             elif kind == "delete_product":
-                service.delete_product(product_id)
+                service.delete_product(services(), product_id)
                 products.remove(product_id)
         elif kind == "delete_category" and categories:
             category_id = categories[edit[1] % len(categories)]
             try:
-                service.delete_category(category_id)
+                service.delete_category(services(), category_id)
                 categories.remove(category_id)
             except Conflict:
                 pass
@@ -202,13 +202,13 @@ def everything():
 
     categories, cursor = [], None
     while True:
-        page, cursor = service.list_categories(None, 100, cursor)
+        page, cursor = service.list_categories(services(), None, 100, cursor)
         categories += page
         if not cursor:
             break
     products, cursor = [], None
     while True:
-        page, cursor = service.list_products(None, False, 100, cursor)
+        page, cursor = service.list_products(services(), None, False, 100, cursor)
         products += page
         if not cursor:
             break

@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from chalicelib.bootstrap import services
 from chalicelib.domain.catalog import CHANGED, MISSING, STOCK_BELOW_RESERVED, CreateProduct, WriteFailure, WriteRefused
 from chalicelib.domain.errors import InvalidInput, PayloadTooLarge
 from chalicelib.services import bulk_import
@@ -20,7 +21,7 @@ def repo():
 
 def upload(text, content_type="text/csv", dry_run=False):
     data = text.encode() if isinstance(text, str) else text
-    return bulk_import.upload(data, content_type, dry_run=dry_run)
+    return bulk_import.upload(services(), data, content_type, dry_run=dry_run)
 
 
 def category_at(repo, *path):
@@ -39,10 +40,11 @@ def test_creates_products_and_missing_categories(repo):
     lighting = category_at(repo, "Home", "Lighting")
     assert lighting.depth == 1
     home = category_at(repo, "Home")
-    assert service.average_price(home.id) == {"category_id": home.id, "category": "Home", "average_price": "67.50",
+    assert service.average_price(services(), home.id) == {"category_id": home.id, "category": "Home",
+                                                          "average_price": "67.50",
                                               "products_count": 2, "subcategory_count": 2}
     for category in repo.categories.values():
-        assert service.average_price(category.id) == brute_force(repo, category.id)
+        assert service.average_price(services(), category.id) == brute_force(repo, category.id)
 
 
 def test_uploading_the_same_file_twice_updates_instead_of_duplicating(repo):
@@ -57,20 +59,20 @@ def test_uploading_the_same_file_twice_updates_instead_of_duplicating(repo):
     lamp = next(p for p in repo.products.values() if p.name_key == "lamp")
     assert (lamp.name, lamp.stock, lamp.price_cents) == ("lamp", 5, 2000)
     home = category_at(repo, "Home")
-    assert service.average_price(home.id) == brute_force(repo, home.id)
-    assert service.average_price(home.id)["average_price"] == "70.00"
+    assert service.average_price(services(), home.id) == brute_force(repo, home.id)
+    assert service.average_price(services(), home.id)["average_price"] == "70.00"
 
 
 def test_a_bare_name_finds_a_top_level_or_the_only_category_of_that_name(repo):
-    top = service.create_category("Phones", None)
-    electronics = service.create_category("Electronics", None)
-    laptops = service.create_category("Laptops", electronics.id)
+    top = service.create_category(services(), "Phones", None)
+    electronics = service.create_category(services(), "Electronics", None)
+    laptops = service.create_category(services(), "Laptops", electronics.id)
     report = upload(csv_text([("A", 1, 1, "phones"), ("B", 1, 1, "Laptops"), ("C", 1, 1, "Brand new")]))
     assert report.status == 201
     by_name = {p.name: p.category_id for p in repo.products.values()}
     assert by_name["A"] == top.id and by_name["B"] == laptops.id
     assert repo.categories[by_name["C"]].parent_id is None
-    service.create_category("Laptops", top.id)
+    service.create_category(services(), "Laptops", top.id)
     ambiguous = upload(csv_text([("D", 1, 1, "Laptops"), ("E", 1, 1, "Electronics/Laptops")]))
     assert ambiguous.status == 207
     assert ambiguous.errors == {1: {"category": ["2 categories are named 'Laptops': give the path, e.g. "
@@ -103,7 +105,7 @@ def test_duplicate_rows_in_one_file(repo):
 
 
 def test_dry_run_reports_without_writing(repo):
-    service.create_category("Home", None)
+    service.create_category(services(), "Home", None)
     upload(csv_text([("Lamp", 1, 10, "Home")]))
     before = (dict(repo.products), dict(repo.categories))
     report = upload(csv_text([("Lamp", 5, 10, "Home"), ("New", 1, 1, "Home/Sub/Deeper"), ("Bad", 1, -1, "X")]),
@@ -169,7 +171,7 @@ def test_writes_are_batched(repo):
     assert len(counted) <= math.ceil(1000 / 25)
     assert max(counted) == 100  # products, their claims + the category aggregates they change: one full transaction
     bulk = category_at(repo, "Bulk")
-    assert service.average_price(bulk.id) == brute_force(repo, bulk.id)
+    assert service.average_price(services(), bulk.id) == brute_force(repo, bulk.id)
     counted.clear()
     repo.requests = 0
     again = upload(csv_text(rows))
@@ -179,7 +181,7 @@ def test_writes_are_batched(repo):
 
 
 def test_lookups_read_only_categories_that_hold_products(repo):
-    service.create_category("Empty", None)
+    service.create_category(services(), "Empty", None)
     upload(csv_text([("A", 1, 1, "Full"), ("B", 1, 1, "Full/One"), ("C", 1, 1, "Full/Two")]))
     calls = []
     for name in ("products_named", "products_below"):
@@ -223,7 +225,7 @@ def test_a_product_changed_meanwhile_is_planned_again(repo):
     assert (report.status, report.updated) == (201, 2)
     assert repo.products[lamp.id].price_cents == 150_00
     home = repo.categories[lamp.category_id]
-    assert service.average_price(home.id) == brute_force(repo, home.id)
+    assert service.average_price(services(), home.id) == brute_force(repo, home.id)
 
 
 def test_a_product_deleted_meanwhile_is_created_again(repo):
@@ -231,7 +233,7 @@ def test_a_product_deleted_meanwhile_is_created_again(repo):
     lamp = next(iter(repo.products.values()))
 
     def concurrent_delete(writes):
-        service.delete_product(lamp.id)
+        service.delete_product(services(), lamp.id)
         return WriteFailure(MISSING, index=0)
 
     Interfering(repo, concurrent_delete)
@@ -268,7 +270,7 @@ def test_a_batch_stays_within_100_transaction_items_when_a_refused_update_become
     def write(writes, delta):
         calls.append(len(writes) + len(delta.items()))
         if len(calls) == 1:  # a staff member deletes a product between the read and the write
-            service.delete_product(first.id)
+            service.delete_product(services(), first.id)
         return original_write(writes, delta)
 
     repo.write = write
@@ -276,4 +278,4 @@ def test_a_batch_stays_within_100_transaction_items_when_a_refused_update_become
     assert (report.status, report.created, report.updated, report.errors) == (201, 1, 99, {})
     assert calls[0] == 100 and all(count <= 100 for count in calls)
     assert sorted(p.stock for p in repo.products.values()) == [2] * 100
-    assert service.average_price(shelf.id)["products_count"] == 100
+    assert service.average_price(services(), shelf.id)["products_count"] == 100

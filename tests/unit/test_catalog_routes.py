@@ -6,6 +6,7 @@ import pytest
 from werkzeug.test import Client
 
 from chalicelib.auth import dev_issuer
+from chalicelib.bootstrap import services
 from tests.support.catalog import csv_text, memory_catalog, multipart
 from tests.support.identity import local_application
 
@@ -209,10 +210,10 @@ def test_price_history_route(api):
 
     category = make_category(api, "C")
     make_product(api, category["id"], price=10)
-    price_history.snapshot_all(now="2026-01-01T10:00:00.000000Z")
-    price_history.snapshot_all(now="2026-01-01T10:30:00.000000Z")  # same hour: replaces
+    price_history.snapshot_all(services(), now="2026-01-01T10:00:00.000000Z")
+    price_history.snapshot_all(services(), now="2026-01-01T10:30:00.000000Z")  # same hour: replaces
     make_product(api, category["id"], name="B", price=30)
-    price_history.snapshot_all(now="2026-01-01T11:00:00.000000Z")
+    price_history.snapshot_all(services(), now="2026-01-01T11:00:00.000000Z")
     body = api.call("GET", f"/categories/{category['id']}/price-history", who=CUSTOMER).json
     assert body["category_id"] == category["id"] and body["next_cursor"] is None
     assert [(s["taken_at"][:16], s["average_price"], s["products_count"]) for s in body["items"]] == [

@@ -2,6 +2,7 @@
 
 import pytest
 
+from chalicelib.bootstrap import services
 from chalicelib.domain.catalog import CHANGED, WriteFailure, WriteRefused
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
 from chalicelib.services import catalog as service
@@ -17,105 +18,106 @@ def repo():
 def chain(prices=(100, 200, 300, 400, 1000)):
     cats, parent = [], None
     for level, price in enumerate(prices):
-        parent = service.create_category(f"Level {level}", parent.id if parent else None)
+        parent = service.create_category(services(), f"Level {level}", parent.id if parent else None)
         cats.append(parent)
-        service.create_product(f"Product {level}", price * 100, None, 3, parent.id)
+        service.create_product(services(), f"Product {level}", price * 100, None, 3, parent.id)
     return cats
 
 
 def test_five_level_chain(repo):
     cats = chain()
-    top = service.average_price(cats[0].id)
+    top = service.average_price(services(), cats[0].id)
     assert top == {"category_id": cats[0].id, "category": "Level 0", "average_price": "250.00",
                    "products_count": 4, "subcategory_count": 3}
-    assert service.average_price(cats[1].id)["average_price"] == "475.00"
-    assert service.average_price(cats[1].id)["products_count"] == 4
+    assert service.average_price(services(), cats[1].id)["average_price"] == "475.00"
+    assert service.average_price(services(), cats[1].id)["products_count"] == 4
     for c in cats:
-        assert service.average_price(c.id) == brute_force(repo, c.id)
+        assert service.average_price(services(), c.id) == brute_force(repo, c.id)
 
 
 def test_the_average_read_is_one_request_whatever_the_size(repo):
     cats = chain()
     for i in range(50):
-        service.create_product(f"extra {i}", 100 + i, None, 1, cats[2].id)
+        service.create_product(services(), f"extra {i}", 100 + i, None, 1, cats[2].id)
     repo.requests = 0
-    service.average_price(cats[0].id)
+    service.average_price(services(), cats[0].id)
     assert repo.requests == 1
 
 
 def test_unknown_category_is_404(repo):
-    for call in (lambda: service.average_price("nope"), lambda: service.get_category("nope"),
-                 lambda: service.delete_category("nope"), lambda: service.update_category("nope", "x", False, None),
-                 lambda: service.list_products("nope", False, 10, None),
-                 lambda: service.list_categories("nope", 10, None)):
+    for call in (lambda: service.average_price(services(), "nope"), lambda: service.get_category(services(), "nope"),
+                 lambda: service.delete_category(services(), "nope"),
+                 lambda: service.update_category(services(), "nope", "x", False, None),
+                 lambda: service.list_products(services(), "nope", False, 10, None),
+                 lambda: service.list_categories(services(), "nope", 10, None)):
         with pytest.raises(NotFound):
             call()
 
 
 def test_sibling_names_are_unique_case_insensitively(repo):
-    top = service.create_category("Electronics", None)
-    service.create_category("Laptops", top.id)
+    top = service.create_category(services(), "Electronics", None)
+    service.create_category(services(), "Laptops", top.id)
     with pytest.raises(Conflict) as error:
-        service.create_category(" LAPTOPS ", top.id)
+        service.create_category(services(), " LAPTOPS ", top.id)
     assert error.value.code == "duplicate_name"
-    service.create_category("Laptops", None)  # another parent: fine
+    service.create_category(services(), "Laptops", None)  # another parent: fine
     with pytest.raises(Conflict):
-        service.create_category("ELECTRONICS", None)
+        service.create_category(services(), "ELECTRONICS", None)
 
 
 def test_unknown_parent_is_400(repo):
     with pytest.raises(InvalidInput) as error:
-        service.create_category("x", "missing")
+        service.create_category(services(), "x", "missing")
     assert error.value.details == {"parent_id": ["no such category"]}
 
 
 def test_rename_and_refuse_reparenting(repo):
-    a = service.create_category("A", None)
-    b = service.create_category("B", None)
-    child = service.create_category("Child", a.id)
-    renamed = service.update_category(child.id, "Kid", False, None)
+    a = service.create_category(services(), "A", None)
+    b = service.create_category(services(), "B", None)
+    child = service.create_category(services(), "Child", a.id)
+    renamed = service.update_category(services(), child.id, "Kid", False, None)
     assert renamed.name == "Kid" and renamed.parent_id == a.id
-    assert service.update_category(child.id, "KID", True, a.id).name == "KID"  # same parent given: fine
+    assert service.update_category(services(), child.id, "KID", True, a.id).name == "KID"  # same parent given: fine
     with pytest.raises(Conflict) as error:
-        service.update_category(child.id, None, True, b.id)
+        service.update_category(services(), child.id, None, True, b.id)
     assert error.value.code == "reparent_not_supported"
     with pytest.raises(Conflict):
-        service.update_category(child.id, None, True, None)
-    service.create_category("Other", a.id)
+        service.update_category(services(), child.id, None, True, None)
+    service.create_category(services(), "Other", a.id)
     with pytest.raises(Conflict) as error:
-        service.update_category(child.id, "other", False, None)
+        service.update_category(services(), child.id, "other", False, None)
     assert error.value.code == "duplicate_name"
 
 
 def test_delete_only_empty_categories(repo):
-    top = service.create_category("Top", None)
-    sub = service.create_category("Sub", top.id)
+    top = service.create_category(services(), "Top", None)
+    sub = service.create_category(services(), "Sub", top.id)
     with pytest.raises(Conflict) as error:
-        service.delete_category(top.id)
+        service.delete_category(services(), top.id)
     assert error.value.code == "category_not_empty"
     assert error.value.details == {"products": 0, "subcategories": 1}
-    product = service.create_product("P", 100, None, 1, sub.id)
+    product = service.create_product(services(), "P", 100, None, 1, sub.id)
     with pytest.raises(Conflict) as error:
-        service.delete_category(sub.id)
+        service.delete_category(services(), sub.id)
     assert error.value.details == {"products": 1, "subcategories": 0}
-    service.delete_product(product.id)
-    service.delete_category(sub.id)
-    assert service.average_price(top.id)["subcategory_count"] == 0
-    service.delete_category(top.id)
+    service.delete_product(services(), product.id)
+    service.delete_category(services(), sub.id)
+    assert service.average_price(services(), top.id)["subcategory_count"] == 0
+    service.delete_category(services(), top.id)
     with pytest.raises(NotFound):
-        service.get_category(top.id)
+        service.get_category(services(), top.id)
 
 
 def test_list_categories_all_top_level_and_children(repo):
-    a = service.create_category("b-top", None)
-    service.create_category("a-top", None)
-    child = service.create_category("child", a.id)
-    everything, _ = service.list_categories(None, 50, None)
+    a = service.create_category(services(), "b-top", None)
+    service.create_category(services(), "a-top", None)
+    child = service.create_category(services(), "child", a.id)
+    everything, _ = service.list_categories(services(), None, 50, None)
     assert {c.id for c in everything} >= {a.id, child.id}
-    top, _ = service.list_categories("root", 50, None)
+    top, _ = service.list_categories(services(), "root", 50, None)
     assert [c.name for c in top] == ["a-top", "b-top"]
-    assert service.list_categories("null", 50, None)[0] == top
-    children, _ = service.list_categories(a.id, 50, None)
+    assert service.list_categories(services(), "null", 50, None)[0] == top
+    children, _ = service.list_categories(services(), a.id, 50, None)
     assert [c.id for c in children] == [child.id]
 
 
@@ -123,87 +125,88 @@ def test_list_categories_all_top_level_and_children(repo):
 
 
 def test_create_product_validates_category_and_discount(repo):
-    c = service.create_category("C", None)
+    c = service.create_category(services(), "C", None)
     with pytest.raises(InvalidInput) as error:
-        service.create_product("P", 1000, None, 1, "missing")
+        service.create_product(services(), "P", 1000, None, 1, "missing")
     assert error.value.details == {"category_id": ["no such category"]}
     with pytest.raises(InvalidInput) as error:
-        service.create_product("P", 1000, 1000, 1, c.id)
+        service.create_product(services(), "P", 1000, 1000, 1, c.id)
     assert "discount_price" in error.value.details
-    p = service.create_product("P", 1000, 0, 4, c.id)
+    p = service.create_product(services(), "P", 1000, 0, 4, c.id)
     assert p.view()["current_price"] == "0.00" and p.available == 4
 
 
 def test_patch_only_the_discount_is_checked_against_the_stored_price(repo):
-    c = service.create_category("C", None)
-    p = service.create_product("P", 1000, None, 1, c.id)
-    assert service.update_product(p.id, {"discount_price_cents": 800}).view()["current_price"] == "8.00"
+    c = service.create_category(services(), "C", None)
+    p = service.create_product(services(), "P", 1000, None, 1, c.id)
+    assert service.update_product(services(), p.id, {"discount_price_cents": 800}).view()["current_price"] == "8.00"
     with pytest.raises(InvalidInput) as error:
-        service.update_product(p.id, {"discount_price_cents": 1000})
+        service.update_product(services(), p.id, {"discount_price_cents": 1000})
     assert error.value.details == {"discount_price": ["must be less than the price (10.00)"]}
     with pytest.raises(InvalidInput) as error:
-        service.update_product(p.id, {"price_cents": 800})
+        service.update_product(services(), p.id, {"price_cents": 800})
     assert error.value.details == {"price": ["must be greater than the discount price (8.00)"]}
-    cleared = service.update_product(p.id, {"discount_price_cents": None})
+    cleared = service.update_product(services(), p.id, {"discount_price_cents": None})
     assert cleared.discount_price_cents is None and cleared.view()["current_price"] == "10.00"
-    assert service.update_product(p.id, {"price_cents": 500}).price_cents == 500
+    assert service.update_product(services(), p.id, {"price_cents": 500}).price_cents == 500
 
 
 def test_price_changes_and_moves_keep_the_aggregates_right(repo):
     cats = chain()
-    other = service.create_category("Elsewhere", None)
-    products, _ = service.list_products(cats[0].id, True, 50, None)
+    other = service.create_category(services(), "Elsewhere", None)
+    products, _ = service.list_products(services(), cats[0].id, True, 50, None)
     for p in products:
-        service.update_product(p.id, {"price_cents": p.price_cents + 1})
+        service.update_product(services(), p.id, {"price_cents": p.price_cents + 1})
     moved = products[0]
-    service.update_product(moved.id, {"category_id": other.id, "name": "moved"})
+    service.update_product(services(), moved.id, {"category_id": other.id, "name": "moved"})
     for c in [*cats, other]:
-        assert service.average_price(c.id) == brute_force(repo, c.id)
-    listed, _ = service.list_products(other.id, False, 50, None)
+        assert service.average_price(services(), c.id) == brute_force(repo, c.id)
+    listed, _ = service.list_products(services(), other.id, False, 50, None)
     assert [p.id for p in listed] == [moved.id]
     with pytest.raises(InvalidInput):
-        service.update_product(moved.id, {"category_id": "missing"})
+        service.update_product(services(), moved.id, {"category_id": "missing"})
 
 
 def test_stock_cannot_go_below_reserved(repo):
-    c = service.create_category("C", None)
-    p = service.create_product("P", 1000, None, 10, c.id)
+    c = service.create_category(services(), "C", None)
+    p = service.create_product(services(), "P", 1000, None, 10, c.id)
     stored = repo.products[p.id]
     stored.reserved, stored.available = 6, 4
-    assert service.update_product(p.id, {"stock": 6}).available == 0
+    assert service.update_product(services(), p.id, {"stock": 6}).available == 0
     with pytest.raises(Conflict) as error:
-        service.update_product(p.id, {"stock": 5})
+        service.update_product(services(), p.id, {"stock": 5})
     assert error.value.code == "stock_below_reserved"
     assert error.value.details["reserved"] == 6
     assert repo.products[p.id].stock == 6
 
 
 def test_unknown_product_is_404(repo):
-    for call in (lambda: service.get_product("nope"), lambda: service.update_product("nope", {"name": "x"}),
-                 lambda: service.delete_product("nope")):
+    for call in (lambda: service.get_product(services(), "nope"),
+                 lambda: service.update_product(services(), "nope", {"name": "x"}),
+                 lambda: service.delete_product(services(), "nope")):
         with pytest.raises(NotFound):
             call()
 
 
 def test_list_products_direct_or_with_descendants(repo):
     cats = chain()
-    direct, _ = service.list_products(cats[1].id, False, 50, None)
+    direct, _ = service.list_products(services(), cats[1].id, False, 50, None)
     assert [p.name for p in direct] == ["Product 1"]
-    below, _ = service.list_products(cats[1].id, True, 50, None)
+    below, _ = service.list_products(services(), cats[1].id, True, 50, None)
     assert sorted(p.name for p in below) == ["Product 1", "Product 2", "Product 3", "Product 4"]
-    everything, _ = service.list_products(None, False, 50, None)
+    everything, _ = service.list_products(services(), None, False, 50, None)
     assert len(everything) == 5
-    first, cursor = service.list_products(None, False, 2, None)
-    second, cursor2 = service.list_products(None, False, 2, cursor)
-    third, cursor3 = service.list_products(None, False, 2, cursor2)
+    first, cursor = service.list_products(services(), None, False, 2, None)
+    second, cursor2 = service.list_products(services(), None, False, 2, cursor)
+    third, cursor3 = service.list_products(services(), None, False, 2, cursor2)
     assert len(first) == len(second) == 2 and len(third) == 1 and cursor3 is None
     assert len({p.id for p in first + second + third}) == 5
 
 
 def test_a_concurrent_price_change_is_retried_not_miscounted(repo):
     """The first write is refused as CHANGED (another writer got there): the update re-reads and succeeds."""
-    c = service.create_category("C", None)
-    p = service.create_product("P", 1000, None, 1, c.id)
+    c = service.create_category(services(), "C", None)
+    p = service.create_product(services(), "P", 1000, None, 1, c.id)
     original = repo.write
     calls = []
 
@@ -216,8 +219,8 @@ def test_a_concurrent_price_change_is_retried_not_miscounted(repo):
         return original(writes, delta)
 
     repo.write = interfering
-    assert service.update_product(p.id, {"price_cents": 5000}).price_cents == 5000
-    assert service.average_price(c.id) == brute_force(repo, c.id)
+    assert service.update_product(services(), p.id, {"price_cents": 5000}).price_cents == 5000
+    assert service.average_price(services(), c.id) == brute_force(repo, c.id)
 
 
 def test_products_seeded_in_a_missing_category_can_still_be_edited_and_deleted(repo):
@@ -227,12 +230,12 @@ def test_products_seeded_in_a_missing_category_can_still_be_edited_and_deleted(r
     seeded = rules.new_product("Seeded", 1000, None, 5, "c-nowhere", "t")
     repo.products[seeded.id] = seeded
     repo.paths[seeded.id] = "/c-nowhere/"
-    assert service.update_product(seeded.id, {"price_cents": 2000}).price_cents == 2000
-    home = service.create_category("Home", None)
-    moved = service.update_product(seeded.id, {"category_id": home.id})
+    assert service.update_product(services(), seeded.id, {"price_cents": 2000}).price_cents == 2000
+    home = service.create_category(services(), "Home", None)
+    moved = service.update_product(services(), seeded.id, {"category_id": home.id})
     assert moved.category_id == home.id
-    assert service.average_price(home.id)["average_price"] == "20.00"
+    assert service.average_price(services(), home.id)["average_price"] == "20.00"
     other = rules.new_product("Other", 1000, None, 5, "c-nowhere", "t")
     repo.products[other.id], repo.paths[other.id] = other, "/c-nowhere/"
-    service.delete_product(other.id)
+    service.delete_product(services(), other.id)
     assert other.id not in repo.products

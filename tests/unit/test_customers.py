@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from chalicelib.auth.tokens import Identity
-from chalicelib.bootstrap import Services, use_services
+from chalicelib.bootstrap import Services, services, use_services
 from chalicelib.config import load_settings
 from chalicelib.domain.customers import (
     ADMIN,
@@ -44,66 +44,66 @@ def customer(**changes):
 
 
 def test_first_sign_in_creates_the_customer_from_the_token(repo):
-    created = customers.sign_in(identity())
+    created = customers.sign_in(services(), identity())
     assert created.profile() == {
         "id": "sub-ann", "email": "ann@example.test", "name": "Ann", "phone_number": None, "role": "customer",
         "profile_complete": False, "missing_fields": ["phone_number"],
     }
     assert repo.get("sub-ann") == created
-    assert customers.sign_in(identity()) == created  # the second sign-in changes nothing
+    assert customers.sign_in(services(), identity()) == created  # the second sign-in changes nothing
 
 
 def test_email_follows_the_token_but_a_chosen_name_stays(repo):
-    customers.sign_in(identity())
-    customers.update_profile(repo.get("sub-ann"), {"name": "Annie"})
-    again = customers.sign_in(identity(email="ann.new@example.test", name="Ann From Google"))
+    customers.sign_in(services(), identity())
+    customers.update_profile(services(), repo.get("sub-ann"), {"name": "Annie"})
+    again = customers.sign_in(services(), identity(email="ann.new@example.test", name="Ann From Google"))
     assert (again.email, again.name) == ("ann.new@example.test", "Annie")
 
 
 def test_admin_emails_make_staff_from_the_first_sign_in_case_insensitively(repo):
-    assert customers.sign_in(identity(email=BOSS, sub="boss")).role == ADMIN
+    assert customers.sign_in(services(), identity(email=BOSS, sub="boss")).role == ADMIN
     assert repo.get("boss").role_source == ROLE_FROM_CONFIG
 
 
 def test_admin_emails_need_a_verified_email(repo):
-    assert customers.sign_in(identity(email=BOSS, sub="boss", verified=False)).role == CUSTOMER
+    assert customers.sign_in(services(), identity(email=BOSS, sub="boss", verified=False)).role == CUSTOMER
 
 
 def test_a_role_claim_in_the_token_is_not_ours_to_read(repo):
     # Identity has no role at all: only sub, email, name and email_verified travel from the token.
-    assert customers.sign_in(identity(sub="claims-admin")).role == CUSTOMER
+    assert customers.sign_in(services(), identity(sub="claims-admin")).role == CUSTOMER
 
 
 def test_leaving_admin_emails_removes_the_role_it_gave_but_not_one_staff_gave(repo):
-    customers.sign_in(identity(email=BOSS, sub="boss"))
-    assert customers.sign_in(identity(email="boss@elsewhere.test", sub="boss")).role == CUSTOMER
+    customers.sign_in(services(), identity(email=BOSS, sub="boss"))
+    assert customers.sign_in(services(), identity(email="boss@elsewhere.test", sub="boss")).role == CUSTOMER
 
-    customers.sign_in(identity(email=BOSS, sub="boss2"))
-    customers.set_role("boss2", ADMIN)  # staff confirm it: now it is theirs
-    assert customers.sign_in(identity(email="boss2@elsewhere.test", sub="boss2")).role == ADMIN
+    customers.sign_in(services(), identity(email=BOSS, sub="boss2"))
+    customers.set_role(services(), "boss2", ADMIN)  # staff confirm it: now it is theirs
+    assert customers.sign_in(services(), identity(email="boss2@elsewhere.test", sub="boss2")).role == ADMIN
 
 
 def test_staff_promote_and_demote(repo):
-    customers.sign_in(identity())
-    promoted = customers.set_role("sub-ann", ADMIN)
+    customers.sign_in(services(), identity())
+    promoted = customers.set_role(services(), "sub-ann", ADMIN)
     assert (promoted.role, promoted.role_source) == (ADMIN, ROLE_FROM_STAFF)
-    assert customers.sign_in(identity()).role == ADMIN  # the next request sees it
-    assert customers.set_role("sub-ann", CUSTOMER).role == CUSTOMER
-    assert customers.sign_in(identity()).role == CUSTOMER
+    assert customers.sign_in(services(), identity()).role == ADMIN  # the next request sees it
+    assert customers.set_role(services(), "sub-ann", CUSTOMER).role == CUSTOMER
+    assert customers.sign_in(services(), identity()).role == CUSTOMER
 
 
 def test_staff_cannot_demote_someone_admin_emails_make_staff(repo):
-    customers.sign_in(identity(email=BOSS, sub="boss"))
+    customers.sign_in(services(), identity(email=BOSS, sub="boss"))
     with pytest.raises(Conflict) as caught:
-        customers.set_role("boss", CUSTOMER)
+        customers.set_role(services(), "boss", CUSTOMER)
     assert caught.value.code == "role_set_by_configuration"
 
 
 def test_unknown_customer_is_a_404(repo):
     with pytest.raises(NotFound):
-        customers.set_role("nobody", ADMIN)
+        customers.set_role(services(), "nobody", ADMIN)
     with pytest.raises(NotFound):
-        customers.get_customer("nobody")
+        customers.get_customer(services(), "nobody")
 
 
 @pytest.mark.parametrize("role", ["ADMIN", "staff", "", None, 1, ["admin"]])
@@ -113,8 +113,9 @@ def test_only_two_roles_exist(role):
 
 
 def test_profile_update_normalizes_the_phone_and_completes_the_profile(repo):
-    customers.sign_in(identity())
-    updated = customers.update_profile(repo.get("sub-ann"), {"phone_number": "0712 345-678", "name": "  Ann B  "})
+    customers.sign_in(services(), identity())
+    updated = customers.update_profile(services(), repo.get("sub-ann"), {"phone_number": "0712 345-678",
+                                                                         "name": "  Ann B  "})
     assert (updated.phone_number, updated.name) == ("+254712345678", "Ann B")
     assert (updated.profile_complete, updated.missing_fields) == (True, [])
 
@@ -124,22 +125,22 @@ def test_profile_update_normalizes_the_phone_and_completes_the_profile(repo):
                {"name": "   "}, {"name": "x" * 201}, {"name": None}, {"name": 5}],
 )
 def test_profile_update_rejects_bad_values_and_changes_nothing(repo, fields):
-    customers.sign_in(identity())
+    customers.sign_in(services(), identity())
     before = repo.get("sub-ann")
     with pytest.raises(InvalidInput):
-        customers.update_profile(before, {"phone_number": "0712345678", **fields})
+        customers.update_profile(services(), before, {"phone_number": "0712345678", **fields})
     assert repo.get("sub-ann") == before
 
 
 def test_profile_phone_must_be_of_phone_regions_when_set(repo):
     use_services(Services(load_settings({"PHONE_REGIONS": "KE,UG"}), customers=repo))
-    customers.sign_in(identity())
+    customers.sign_in(services(), identity())
     before = repo.get("sub-ann")
     for raw, e164 in (("0712345678", "+254712345678"), ("+256 712 345678", "+256712345678")):
-        assert customers.update_profile(repo.get("sub-ann"), {"phone_number": raw}).phone_number == e164
+        assert customers.update_profile(services(), repo.get("sub-ann"), {"phone_number": raw}).phone_number == e164
     changed = repo.get("sub-ann")
     with pytest.raises(InvalidInput) as caught:
-        customers.update_profile(changed, {"phone_number": "+44 7400 123456"})
+        customers.update_profile(services(), changed, {"phone_number": "+44 7400 123456"})
     assert (caught.value.status, caught.value.code) == (400, "phone_region_not_allowed")
     assert repo.get("sub-ann") == changed != before
 
@@ -160,7 +161,7 @@ def test_concurrent_first_requests_create_one_customer(repo):
 
     def first_request():
         barrier.wait()
-        results.append(customers.sign_in(identity()))
+        results.append(customers.sign_in(services(), identity()))
 
     threads = [threading.Thread(target=first_request) for _ in range(8)]
     for thread in threads:
@@ -173,10 +174,10 @@ def test_concurrent_first_requests_create_one_customer(repo):
 
 def test_listing_pages_through_every_customer(repo):
     for number in range(7):
-        customers.sign_in(identity(email=f"c{number}@example.test", sub=f"s{number}"))
+        customers.sign_in(services(), identity(email=f"c{number}@example.test", sub=f"s{number}"))
     seen, cursor = [], None
     while True:
-        items, cursor = customers.list_customers(3, cursor)
+        items, cursor = customers.list_customers(services(), 3, cursor)
         seen.extend(item.id for item in items)
         if cursor is None:
             break

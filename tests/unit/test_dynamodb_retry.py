@@ -17,6 +17,7 @@ from pynamodb.exceptions import (
 )
 
 from chalicelib.adapters.dynamodb import retry
+from chalicelib.domain.attempts import BASE, CAP
 from chalicelib.domain.errors import TryAgain
 
 ALL_ERRORS = sorted(retry.RETRYABLE_ERRORS)
@@ -138,8 +139,8 @@ def test_backoff_is_full_jitter_capped_and_exhaustion_is_a_503(pauses):
     with pytest.raises(TryAgain) as caught:
         retry.call(endless, deadline=1_000)
     assert len(endless.calls) == retry.MAX_ATTEMPTS and len(pauses) == retry.MAX_ATTEMPTS - 1
-    assert pauses == [min(retry.CAP, retry.BASE * 2 ** n) for n in range(1, retry.MAX_ATTEMPTS)]
-    assert max(pauses) <= retry.CAP and sum(pauses) < retry.DEADLINE
+    assert pauses == [min(CAP, BASE * 2 ** n) for n in range(1, retry.MAX_ATTEMPTS)]
+    assert max(pauses) <= CAP and sum(pauses) < retry.DEADLINE
     assert (caught.value.status, caught.value.code) == (503, "try_again")
 
 
@@ -150,7 +151,7 @@ def test_jitter_draws_between_zero_and_the_exponential_bound(monkeypatch):
     for attempt in range(1, 12):
         retry.pause(attempt)
     assert all(low == 0 for low, _ in draws)
-    assert [high for _, high in draws] == [min(retry.CAP, retry.BASE * 2 ** n) for n in range(1, 12)]
+    assert [high for _, high in draws] == [min(CAP, BASE * 2 ** n) for n in range(1, 12)]
 
 
 def test_the_deadline_bounds_the_total_time(monkeypatch):
@@ -164,7 +165,7 @@ def test_the_deadline_bounds_the_total_time(monkeypatch):
 
     with pytest.raises(TryAgain):
         retry.call(slow_throttle, deadline=5.0)
-    assert now[0] < 5.0 + 2.0 + retry.CAP + 2.0  # no attempt starts after the deadline
+    assert now[0] < 5.0 + 2.0 + CAP + 2.0  # no attempt starts after the deadline
 
 
 def test_batch_get_asks_again_for_unprocessed_keys_with_backoff(pauses):

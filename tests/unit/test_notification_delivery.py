@@ -1,4 +1,5 @@
-"""Delivery rules over in-memory fakes: once only, failure classes, backoff, poison, concurrency, sweeper."""
+"""Delivery rules over in-memory fakes, through the SQS consumer (adapters/sqs_batch.py) as the Lambda and the
+workers call it: once only, failure classes, backoff, poison, concurrency, sweeper."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import time
 
 import pytest
 
+from chalicelib.adapters import sqs_batch
 from chalicelib.bootstrap import Services
 from chalicelib.config import load_settings
 from chalicelib.domain.clock import iso
@@ -29,8 +31,14 @@ KNOBS = DeliveryTuning(backoff_base=5, backoff_max=60, lease_seconds=30, sweep_a
 
 @pytest.fixture
 def svc():
-    return Services(load_settings({}), notifications=InMemoryNotificationRepository(),
+    return Services(load_settings({}), delivery=KNOBS, notifications=InMemoryNotificationRepository(),
                     queue=InMemoryNotificationQueue(), sms=FakeSender("africastalking"), email=FakeSender("ses"))
+
+
+def tuned(svc, knobs: DeliveryTuning) -> Services:
+    """The same fakes with other delivery knobs."""
+    return Services(svc.settings, delivery=knobs, notifications=svc.notifications, queue=svc.queue,
+                    sms=svc.sms, email=svc.email)
 
 
 def add(svc, *drafts, now=None):
@@ -39,7 +47,7 @@ def add(svc, *drafts, now=None):
 
 
 def run(svc, *records, knobs=KNOBS):
-    return service.process_sqs_records(list(records), svc=svc, settings=knobs)
+    return sqs_batch.handle_records(tuned(svc, knobs), list(records))
 
 
 def test_a_message_is_sent_once_and_recorded_sent_with_the_provider_id(svc):
@@ -105,7 +113,7 @@ def test_the_last_receive_before_the_dead_letter_queue_records_failed_with_the_e
     draft = sms_draft()
     [nid] = add(svc, draft)
     svc.sms.fail(draft.recipient, TransientDeliveryError("HTTP 503"))
-    record = sqs_record(nid, receive_count=service.MAX_RECEIVES)
+    record = sqs_record(nid, receive_count=KNOBS.max_receives)
     assert run(svc, record) == [record["messageId"]]  # not deleted: SQS moves it to the DLQ
     assert svc.queue.visibility[record["receiptHandle"]] == 0
     stored = svc.notifications.get(nid)
@@ -197,9 +205,9 @@ def test_the_sweeper_re_enqueues_only_stale_pending_records_and_only_once_per_pe
     add(svc, stale, done, now="2000-01-01T00:00:00.000000Z")
     add(svc, fresh)
     svc.notifications.mark_sent(done.id, Receipt("x", "1"), "2000-01-01T00:00:01.000000Z")
-    assert service.sweep_pending(svc=svc, settings=KNOBS) == 1
+    assert service.sweep_pending(svc) == 1
     assert svc.queue.sent == [stale.id]
-    assert service.sweep_pending(svc=svc, settings=KNOBS) == 0  # touched: not again before sweep_age
+    assert service.sweep_pending(svc) == 0  # touched: not again before sweep_age
     assert run(svc, sqs_record(stale.id)) == []
     assert svc.notifications.get(stale.id).status == SENT
 
@@ -208,11 +216,11 @@ def test_the_sweeper_leaves_records_to_a_later_run_when_the_queue_is_down(svc):
     add(svc, sms_draft(), now="2000-01-01T00:00:00.000000Z")
     svc.queue.fail_sends = True
     with pytest.raises(RuntimeError):
-        service.sweep_pending(svc=svc, settings=KNOBS)
+        service.sweep_pending(svc)
     svc.queue.fail_sends = False
     later = DeliveryTuning(sweep_age=0)
     time.sleep(0.01)
-    assert service.sweep_pending(svc=svc, settings=later) == 1
+    assert service.sweep_pending(tuned(svc, later)) == 1
 
 
 def test_listing_is_newest_first_filtered_by_order_and_paginated(svc):
@@ -220,11 +228,11 @@ def test_listing_is_newest_first_filtered_by_order_and_paginated(svc):
     for i, draft in enumerate([sms_draft(order, event=e) for e in ("order_placed", "order_approved")]):
         add(svc, draft, now=f"2030-01-01T00:00:0{i}.000000Z")
     add(svc, sms_draft(), now="2030-01-01T00:00:05.000000Z")
-    page = service.list_notifications(order, 1, None, svc=svc)
+    page = service.list_notifications(svc, order, 1, None)
     assert [n["event"] for n in page["items"]] == ["order_approved"] and page["next_cursor"]
-    rest = service.list_notifications(order, 1, page["next_cursor"], svc=svc)
+    rest = service.list_notifications(svc, order, 1, page["next_cursor"])
     assert [n["event"] for n in rest["items"]] == ["order_placed"] and rest["next_cursor"] is None
-    assert len(service.list_notifications(None, 50, None, svc=svc)["items"]) == 3
+    assert len(service.list_notifications(svc, None, 50, None)["items"]) == 3
 
 
 def test_when_the_store_is_down_every_message_is_retried_with_backoff_and_nothing_is_sent(svc):
@@ -273,9 +281,9 @@ def test_successes_are_recorded_while_a_slow_call_is_still_in_flight(svc):
 
 def test_deliver_is_one_attempt_at_one_notification(svc):
     [nid] = add(svc, sms_draft())
-    assert service.deliver(nid, svc=svc, settings=KNOBS).note == "sent"
-    assert service.deliver(nid, svc=svc, settings=KNOBS).note == "already SENT"
-    assert service.deliver("missing:order_placed:SMS", svc=svc, settings=KNOBS).poison
+    assert service.deliver(svc, nid).note == "sent"
+    assert service.deliver(svc, nid).note == "already SENT"
+    assert service.deliver(svc, "missing:order_placed:SMS").poison
 
 
 def test_the_lease_outlasts_the_longest_provider_call():

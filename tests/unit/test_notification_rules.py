@@ -1,15 +1,20 @@
 """Notification rules without I/O: texts, ids, the retry schedule and the tuning knobs (SPEC §8)."""
 
+import dataclasses
+
 import pytest
 
 from chalicelib.domain import messages
 from chalicelib.domain.notifications import (
     EMAIL,
+    FAILED,
     ORDER_APPROVED,
     ORDER_CANCELLED,
     ORDER_PLACED,
+    SENT,
     SMS,
     DeliveryTuning,
+    Notification,
     backoff_delay,
     drafts_for,
 )
@@ -73,3 +78,21 @@ def test_tuning_defaults_are_production_values_and_the_environment_can_shorten_t
     assert tuned.connect_timeout == 0.5
     with pytest.raises(ValueError):
         DeliveryTuning.from_env({"NOTIFY_LEASE_SECONDS": "-1"})
+
+
+def test_the_lease_rule_an_attempt_starts_on_a_pending_record_whose_lease_has_ended():
+    now = "2030-01-01T00:00:10.000000Z"
+    pending = Notification("o:order_placed:SMS", "o", "order_placed", "SMS", "+254700000000", "hi")
+    assert pending.may_start(now)
+    assert dataclasses.replace(pending, lease_until="2030-01-01T00:00:09.999999Z").may_start(now)
+    assert not dataclasses.replace(pending, lease_until=now).may_start(now)
+    assert not dataclasses.replace(pending, lease_until="2030-01-01T00:00:40.000000Z").may_start(now)
+    assert not dataclasses.replace(pending, status=SENT).may_start(now)
+    assert not dataclasses.replace(pending, status=FAILED).may_start(now)
+
+
+def test_the_delivery_knobs_carry_the_queues_max_receive_count():
+    from chalicelib.bootstrap import delivery_tuning
+
+    assert delivery_tuning().max_receives == NOTIFICATIONS_QUEUE.max_receive_count
+    assert DeliveryTuning().max_receives == NOTIFICATIONS_QUEUE.max_receive_count  # the unit tests' knobs

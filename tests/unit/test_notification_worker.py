@@ -49,11 +49,13 @@ def test_poll_once_hands_lambda_records_over_and_deletes_only_the_succeeded(monk
     sqs = StubSqs([message(n) for n in range(3)])
     seen = []
 
-    def process(records):
+    def handle(svc, records):
+        assert svc == "the services"
         seen.extend(records)
         return ["m1"]
 
-    monkeypatch.setattr("chalicelib.services.notifications.process_sqs_records", process)
+    monkeypatch.setattr("chalicelib.bootstrap.services", lambda: "the services")
+    monkeypatch.setattr("chalicelib.adapters.sqs_batch.handle_records", handle)
     worker = make_worker(monkeypatch, sqs, WORKER_VISIBILITY_SECONDS="7")
     assert worker.poll_once() == 3
     assert sqs.deleted == ["rh0", "rh2"]
@@ -91,11 +93,12 @@ def test_each_batch_logs_under_its_own_correlation_id(monkeypatch):
     sqs = StubSqs([message(n) for n in range(4)])
     ids = []
 
-    def process(records):
+    def handle(svc, records):
         ids.append(correlation_id())
         return []
 
-    monkeypatch.setattr("chalicelib.services.notifications.process_sqs_records", process)
+    monkeypatch.setattr("chalicelib.bootstrap.services", lambda: "the services")
+    monkeypatch.setattr("chalicelib.adapters.sqs_batch.handle_records", handle)
     worker = make_worker(monkeypatch, sqs)
     worker.batch_size = 2
     assert worker.poll_once() == 2 and worker.poll_once() == 2

@@ -12,7 +12,7 @@ from botocore.stub import ANY, Stubber
 from chalicelib.adapters.dynamodb.order_repository import DynamoOrderRepository
 from chalicelib.api.caller import Caller
 from chalicelib.auth.tokens import Identity
-from chalicelib.bootstrap import Services, use_services
+from chalicelib.bootstrap import Services, services, use_services
 from chalicelib.config import load_settings
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.orders import (
@@ -118,16 +118,16 @@ def test_the_fourth_order_is_refused_with_nothing_reserved_or_sent(world):
     buyer = caller(customers, "ann@x.test")
     stock(repo, "p1", 100)
     for _ in range(3):
-        orders.place_order(buyer, [("p1", 1)])
+        orders.place_order(services(), buyer, [("p1", 1)])
     sent, stored = list(queue.sent), dict(repo.notifications)
     with pytest.raises(PendingLimitReached) as caught:
-        orders.place_order(buyer, [("p1", 1)])
+        orders.place_order(services(), buyer, [("p1", 1)])
     assert caught.value.details == {"pending_orders": 3, "pending_units": 3, "max_pending_orders": 3,
                                     "max_pending_units": 20}
     assert repo.products["p1"].reserved == 3 and len(repo.orders) == 3
     assert queue.sent == sent and repo.notifications == stored
     other = caller(customers, "bob@x.test")  # the limit is per customer
-    orders.place_order(other, [("p1", 1)])
+    orders.place_order(services(), other, [("p1", 1)])
 
 
 def test_units_count_across_pending_orders_the_new_one_included(world):
@@ -135,13 +135,13 @@ def test_units_count_across_pending_orders_the_new_one_included(world):
     buyer = caller(customers, "cy@x.test")
     stock(repo, "p1", 100)
     stock(repo, "p2", 100)
-    orders.place_order(buyer, [("p1", 12)])
-    orders.place_order(buyer, [("p1", 4), ("p2", 4)])  # 20 units: exactly the limit
+    orders.place_order(services(), buyer, [("p1", 12)])
+    orders.place_order(services(), buyer, [("p1", 4), ("p2", 4)])  # 20 units: exactly the limit
     with pytest.raises(PendingLimitReached) as caught:
-        orders.place_order(buyer, [("p2", 1)])  # the 21st
+        orders.place_order(services(), buyer, [("p2", 1)])  # the 21st
     assert caught.value.details["pending_units"] == 20
     with pytest.raises(PendingLimitReached):
-        orders.place_order(caller(customers, "dee@x.test"), [("p1", 21)])  # alone above the limit
+        orders.place_order(services(), caller(customers, "dee@x.test"), [("p1", 21)])  # alone above the limit
     assert repo.products["p1"].reserved == 16 and repo.products["p2"].reserved == 4
 
 
@@ -151,11 +151,11 @@ def test_a_limit_is_reported_before_a_shortage(world):
     stock(repo, "p1", 100)
     stock(repo, "scarce", 0)
     for _ in range(3):
-        orders.place_order(buyer, [("p1", 1)])
+        orders.place_order(services(), buyer, [("p1", 1)])
     with pytest.raises(PendingLimitReached):
-        orders.place_order(buyer, [("scarce", 1)])
+        orders.place_order(services(), buyer, [("scarce", 1)])
     with pytest.raises(InsufficientStock):
-        orders.place_order(caller(customers, "fay@x.test"), [("scarce", 1)])
+        orders.place_order(services(), caller(customers, "fay@x.test"), [("scarce", 1)])
 
 
 def test_leaving_pending_frees_the_share_at_once(world):
@@ -163,15 +163,15 @@ def test_leaving_pending_frees_the_share_at_once(world):
     buyer = caller(customers, "gus@x.test")
     boss = caller(customers, STAFF, role="admin")
     stock(repo, "p1", 100)
-    placed = [orders.place_order(buyer, [("p1", 5)])[0] for _ in range(3)]
+    placed = [orders.place_order(services(), buyer, [("p1", 5)])[0] for _ in range(3)]
     assert repo.pending_of(buyer.id) == (3, 15)
-    orders.change_status(boss, placed[0], CANCELED)
+    orders.change_status(services(), boss, placed[0], CANCELED)
     assert repo.pending_of(buyer.id) == (2, 10)
-    orders.place_order(buyer, [("p1", 10)])  # the freed slot, and the units up to 20
-    orders.change_status(boss, placed[1], COMPLETED)
+    orders.place_order(services(), buyer, [("p1", 10)])  # the freed slot, and the units up to 20
+    orders.change_status(services(), boss, placed[1], COMPLETED)
     assert repo.pending_of(buyer.id) == (2, 15)
     with pytest.raises(InvalidTransition):  # a refused transition frees nothing twice
-        orders.change_status(boss, placed[1], CANCELED)
+        orders.change_status(services(), boss, placed[1], CANCELED)
     assert repo.pending_of(buyer.id) == (2, 15)
 
 
@@ -179,15 +179,15 @@ def test_an_idempotent_replay_at_the_limit_returns_the_original(world):
     repo, customers, queue = world
     buyer = caller(customers, "hal@x.test")
     stock(repo, "p1", 100)
-    first, _ = orders.place_order(buyer, [("p1", 2)], "key-1")
-    orders.place_order(buyer, [("p1", 2)])
-    orders.place_order(buyer, [("p1", 2)])
+    first, _ = orders.place_order(services(), buyer, [("p1", 2)], "key-1")
+    orders.place_order(services(), buyer, [("p1", 2)])
+    orders.place_order(services(), buyer, [("p1", 2)])
     sent = list(queue.sent)
-    again, replayed = orders.place_order(buyer, [("p1", 2)], "key-1")
+    again, replayed = orders.place_order(services(), buyer, [("p1", 2)], "key-1")
     assert replayed and again.to_dict() == first.to_dict()
     assert repo.pending_of(buyer.id) == (3, 6) and queue.sent == sent
     with pytest.raises(PendingLimitReached):  # a new key is a new order
-        orders.place_order(buyer, [("p1", 2)], "key-2")
+        orders.place_order(services(), buyer, [("p1", 2)], "key-2")
 
 
 def test_a_replay_whose_original_was_counted_but_not_yet_seen_is_still_a_replay(world):
@@ -196,9 +196,9 @@ def test_a_replay_whose_original_was_counted_but_not_yet_seen_is_still_a_replay(
     repo, customers, _ = world
     buyer = caller(customers, "ida@x.test")
     stock(repo, "p1", 100)
-    first, _ = orders.place_order(buyer, [("p1", 1)], "k")
-    orders.place_order(buyer, [("p1", 1)])
-    orders.place_order(buyer, [("p1", 1)])
+    first, _ = orders.place_order(services(), buyer, [("p1", 1)], "k")
+    orders.place_order(services(), buyer, [("p1", 1)])
+    orders.place_order(services(), buyer, [("p1", 1)])
     real = repo.load_for_placement
 
     def without_the_order(customer_id, product_ids, order_id):
@@ -207,7 +207,7 @@ def test_a_replay_whose_original_was_counted_but_not_yet_seen_is_still_a_replay(
         return seen
 
     repo.load_for_placement = without_the_order
-    again, replayed = orders.place_order(buyer, [("p1", 1)], "k")
+    again, replayed = orders.place_order(services(), buyer, [("p1", 1)], "k")
     assert replayed and again.id == first.id
 
 
@@ -215,17 +215,17 @@ def test_expired_holds_are_cancelled_by_the_system_like_a_staff_cancel(world):
     repo, customers, queue = world
     buyer = caller(customers, "jo@x.test")
     stock(repo, "p1", 10)
-    old, _ = orders.place_order(buyer, [("p1", 4)])
-    assert orders.expire_holds(now=datetime.now(UTC) + timedelta(seconds=30)) == 0  # not yet
+    old, _ = orders.place_order(services(), buyer, [("p1", 4)])
+    assert orders.expire_holds(services(), now=datetime.now(UTC) + timedelta(seconds=30)) == 0  # not yet
     young_at = datetime.now(UTC) + timedelta(seconds=45)
-    assert orders.expire_holds(now=young_at + timedelta(seconds=16)) == 1
+    assert orders.expire_holds(services(), now=young_at + timedelta(seconds=16)) == 1
     done = repo.orders[old.id]
     assert done.status == CANCELED
     assert (done.history[-1].status, done.history[-1].by) == (CANCELED, "system")
     assert repo.products["p1"].reserved == 0 and repo.pending_of(buyer.id) == (0, 0)
     assert queue.sent[-1] == f"{old.id}:order_cancelled:SMS"
     assert repo.notifications[queue.sent[-1]].message == "Sorry, +254711223344. Your order #1 has been cancelled."
-    assert orders.expire_holds(now=young_at + timedelta(days=1)) == 0  # once only
+    assert orders.expire_holds(services(), now=young_at + timedelta(days=1)) == 0  # once only
 
 
 def test_expiry_and_staff_have_exactly_one_winner(world):
@@ -234,12 +234,12 @@ def test_expiry_and_staff_have_exactly_one_winner(world):
     boss = caller(customers, STAFF, role="admin")
     stock(repo, "p1", 10)
     later = datetime.now(UTC) + timedelta(seconds=61)
-    approved, _ = orders.place_order(buyer, [("p1", 1)])
-    orders.change_status(boss, approved, COMPLETED)
-    expired, _ = orders.place_order(buyer, [("p1", 1)])
-    assert orders.expire_holds(now=later) == 1  # only the one still PENDING
+    approved, _ = orders.place_order(services(), buyer, [("p1", 1)])
+    orders.change_status(services(), boss, approved, COMPLETED)
+    expired, _ = orders.place_order(services(), buyer, [("p1", 1)])
+    assert orders.expire_holds(services(), now=later) == 1  # only the one still PENDING
     with pytest.raises(InvalidTransition):
-        orders.change_status(boss, expired, COMPLETED)
+        orders.change_status(services(), boss, expired, COMPLETED)
     assert repo.orders[approved.id].status == COMPLETED and repo.orders[expired.id].status == CANCELED
     assert (repo.products["p1"].stock, repo.products["p1"].reserved) == (9, 0)
 
@@ -250,8 +250,8 @@ def test_expiry_pages_through_the_oldest_first(world, monkeypatch):
     stock(repo, "p1", 100)
     buyers = [caller(customers, f"b{i}@x.test") for i in range(5)]
     for buyer in buyers:
-        orders.place_order(buyer, [("p1", 1)])
-    assert orders.expire_holds(now=datetime.now(UTC) + timedelta(seconds=61)) == 5
+        orders.place_order(services(), buyer, [("p1", 1)])
+    assert orders.expire_holds(services(), now=datetime.now(UTC) + timedelta(seconds=61)) == 5
     assert all(o.status == CANCELED for o in repo.orders.values())
 
 
@@ -357,7 +357,7 @@ def test_the_local_worker_runs_the_expiry_every_ten_seconds(monkeypatch):
     clock = {"now": 1000.0}
     ran: list[str] = []
     monkeypatch.setattr(worker_module.time, "monotonic", lambda: clock["now"])
-    monkeypatch.setattr(jobs, "resolve", lambda job: lambda: ran.append(job))
+    monkeypatch.setattr(jobs, "resolve", lambda job: lambda svc: ran.append(job))
     monkeypatch.setattr(worker_module, "client", lambda service, settings: None)
     worker = worker_module.Worker(load_settings({"STAGE": "local"}))
     last_run: dict = {}
@@ -389,9 +389,9 @@ def test_expiring_an_order_that_already_moved_on_is_a_no_op(world):
     buyer = caller(customers, "lu@x.test")
     boss = caller(customers, STAFF, role="admin")
     stock(repo, "p1", 10)
-    order, _ = orders.place_order(buyer, [("p1", 1)])
-    done = orders.change_status(boss, order, COMPLETED)
+    order, _ = orders.place_order(services(), buyer, [("p1", 1)])
+    done = orders.change_status(services(), boss, order, COMPLETED)
     sent = list(queue.sent)
-    assert orders.expire_order(done) is False  # a copy that says COMPLETED
-    assert orders.expire_order(order) is False  # a stale copy that still says PENDING
+    assert orders.expire_order(services(), done) is False  # a copy that says COMPLETED
+    assert orders.expire_order(services(), order) is False  # a stale copy that still says PENDING
     assert repo.orders[order.id].status == COMPLETED and queue.sent == sent

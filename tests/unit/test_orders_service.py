@@ -6,7 +6,7 @@ import pytest
 
 from chalicelib.api.caller import Caller
 from chalicelib.auth.tokens import Identity
-from chalicelib.bootstrap import Services, use_services
+from chalicelib.bootstrap import Services, services, use_services
 from chalicelib.config import load_settings
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import NotFound
@@ -58,7 +58,7 @@ def test_place_snapshots_prices_reserves_and_enqueues_both_notifications(world):
     repo, customers, queue = world
     buyer = caller(customers, "ann@x.test")
     stock(repo, "p1", 5, price=2000, discount=1500)
-    order, replayed = orders.place_order(buyer, [("p1", 2)])
+    order, replayed = orders.place_order(services(), buyer, [("p1", 2)])
     assert not replayed and order.number == 1
     assert order.to_dict()["items"][0]["price_at_time_of_order"] == "15.00"
     assert order.to_dict()["total_price"] == "30.00"
@@ -79,7 +79,7 @@ def test_a_failed_enqueue_still_places_the_order(world):
     from chalicelib.bootstrap import services
 
     services()._adapters["queue"] = BrokenQueue()
-    order, _ = orders.place_order(buyer, [("p1", 1)])
+    order, _ = orders.place_order(services(), buyer, [("p1", 1)])
     assert repo.orders[order.id].status == "PENDING"
     assert len(repo.notifications) == 2  # recorded PENDING: the sweeper will send them
 
@@ -89,7 +89,7 @@ def test_new_subject_is_created_then_refused_for_missing_phone(world):
     stranger = caller(customers, "new@x.test", phone=None)
     stock(repo, "p1", 1)
     with pytest.raises(ProfileIncomplete) as caught:
-        orders.place_order(stranger, [("p1", 1)])
+        orders.place_order(services(), stranger, [("p1", 1)])
     assert caught.value.details == {"missing_fields": ["phone_number"]}
     assert customers.get(stranger.id).email == "new@x.test"
     assert repo.products["p1"].reserved == 0 and not repo.orders
@@ -101,10 +101,10 @@ def test_unknown_products_and_shortages(world):
     stock(repo, "p1", 2)
     stock(repo, "p2", 9)
     with pytest.raises(UnknownProducts) as unknown:
-        orders.place_order(buyer, [("p1", 1), ("ghost", 1)])
+        orders.place_order(services(), buyer, [("p1", 1), ("ghost", 1)])
     assert unknown.value.details == {"items.1.product_id": ["no such product"]}
     with pytest.raises(InsufficientStock) as short:
-        orders.place_order(buyer, [("p1", 3), ("p2", 9)])
+        orders.place_order(services(), buyer, [("p1", 3), ("p2", 9)])
     assert short.value.details == [{"product_id": "p1", "requested": 3, "available": 2}]
     assert not repo.orders and repo.products["p1"].reserved == 0
 
@@ -113,12 +113,12 @@ def test_idempotent_replay_and_mismatch(world):
     repo, customers, queue = world
     buyer = caller(customers, "dee@x.test")
     stock(repo, "p1", 10)
-    first, _ = orders.place_order(buyer, [("p1", 2)], "abc")
-    again, replayed = orders.place_order(buyer, [("p1", 2)], "abc")
+    first, _ = orders.place_order(services(), buyer, [("p1", 2)], "abc")
+    again, replayed = orders.place_order(services(), buyer, [("p1", 2)], "abc")
     assert replayed and again is not None and again.id == first.id
     assert repo.products["p1"].reserved == 2 and len(queue.sent) == 2  # nothing new enqueued
     with pytest.raises(IdempotencyMismatch) as caught:
-        orders.place_order(buyer, [("p1", 3)], "abc")
+        orders.place_order(services(), buyer, [("p1", 3)], "abc")
     assert (caught.value.status, caught.value.code) == (409, "idempotency_mismatch")
 
 
@@ -127,19 +127,19 @@ def test_transitions_and_their_notifications(world):
     buyer = caller(customers, "eve@x.test")
     boss = caller(customers, STAFF, role="admin")
     stock(repo, "p1", 3)
-    order, _ = orders.place_order(buyer, [("p1", 3)])
-    done = orders.change_status(boss, order, "Completed")
+    order, _ = orders.place_order(services(), buyer, [("p1", 3)])
+    done = orders.change_status(services(), boss, order, "Completed")
     assert (repo.products["p1"].stock, repo.products["p1"].reserved) == (0, 0)
     assert done.history[-1].by == boss.id and queue.sent[-1] == f"{order.id}:order_approved:SMS"
     assert repo.notifications[queue.sent[-1]].message == "Good news, +254711223344! Your order #1 has been approved."
     with pytest.raises(InvalidTransition):
-        orders.change_status(boss, done, CANCELED)
+        orders.change_status(services(), boss, done, CANCELED)
     with pytest.raises(InvalidTransition):  # stale copy: the repository re-checks
-        orders.change_status(boss, order, CANCELED)
+        orders.change_status(services(), boss, order, CANCELED)
 
     stock(repo, "p2", 4)
-    second, _ = orders.place_order(buyer, [("p2", 4)])
-    cancelled = orders.change_status(boss, second, "cancelled")
+    second, _ = orders.place_order(services(), buyer, [("p2", 4)])
+    cancelled = orders.change_status(services(), boss, second, "cancelled")
     assert cancelled.status == CANCELED and repo.products["p2"].reserved == 0
     assert repo.notifications[f"{second.id}:order_cancelled:SMS"].message == (
         "Sorry, +254711223344. Your order #2 has been cancelled.")
@@ -150,16 +150,16 @@ def test_visibility_and_listing(world):
     ann, bob = caller(customers, "ann@x.test"), caller(customers, "bob@x.test")
     boss = caller(customers, STAFF, role="admin")
     stock(repo, "p1", 10)
-    mine, _ = orders.place_order(ann, [("p1", 1)])
-    orders.place_order(bob, [("p1", 1)])
-    assert orders.get_order(ann, mine.id).id == mine.id
-    assert orders.get_order(boss, mine.id).id == mine.id
+    mine, _ = orders.place_order(services(), ann, [("p1", 1)])
+    orders.place_order(services(), bob, [("p1", 1)])
+    assert orders.get_order(services(), ann, mine.id).id == mine.id
+    assert orders.get_order(services(), boss, mine.id).id == mine.id
     with pytest.raises(NotFound):
-        orders.get_order(bob, mine.id)
+        orders.get_order(services(), bob, mine.id)
     with pytest.raises(NotFound):
-        orders.get_order(ann, "nope")
-    assert [o.id for o in orders.list_orders(ann, None, 50, None)[0]] == [mine.id]
-    assert len(orders.list_orders(boss, None, 50, None)[0]) == 2
-    assert orders.list_orders(boss, "completed", 50, None)[0] == []
-    orders.change_status(boss, mine, COMPLETED)
-    assert [o.id for o in orders.list_orders(boss, "COMPLETED", 50, None)[0]] == [mine.id]
+        orders.get_order(services(), ann, "nope")
+    assert [o.id for o in orders.list_orders(services(), ann, None, 50, None)[0]] == [mine.id]
+    assert len(orders.list_orders(services(), boss, None, 50, None)[0]) == 2
+    assert orders.list_orders(services(), boss, "completed", 50, None)[0] == []
+    orders.change_status(services(), boss, mine, COMPLETED)
+    assert [o.id for o in orders.list_orders(services(), boss, "COMPLETED", 50, None)[0]] == [mine.id]

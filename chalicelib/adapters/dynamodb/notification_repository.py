@@ -71,6 +71,22 @@ def _own_lease(lease_until: str):
     return lambda n: n.status == PENDING and n.lease_until == lease_until
 
 
+def _lease_free(now: str):
+    """Notification.may_start (the lease rule) as a DynamoDB condition."""
+    R = NotificationRecord
+    return (R.status == PENDING) & (R.lease_until.does_not_exist() | (R.lease_until < now))
+
+
+def _not_started(current: Notification | None, lease_until: str) -> tuple[str, Notification | None]:
+    """Why an attempt's conditional update changed nothing, from the record read after it (both
+    implementations use this)."""
+    if current is None:
+        return MISSING, None
+    if _own_lease(lease_until)(current):
+        return STARTED, current  # our own lease: a repeat of the update after a 500 that took effect
+    return (BUSY if current.status == PENDING else FINISHED), current
+
+
 def _started(record: NotificationRecord, now: str, lease_until: str) -> Notification:
     notification = to_domain(record)
     notification.attempts += 1
@@ -113,12 +129,11 @@ class DynamoNotificationRepository:
         candidates = []
         for nid in ids:
             record = found.get(nid)
-            if record is None:
+            notification = to_domain(record) if record is not None else None
+            if notification is None:
                 result[nid] = (MISSING, None)
-            elif record.status != PENDING:
-                result[nid] = (FINISHED, to_domain(record))
-            elif record.lease_until and record.lease_until >= now:
-                result[nid] = (BUSY, to_domain(record))
+            elif not notification.may_start(now):
+                result[nid] = (BUSY if notification.status == PENDING else FINISHED), notification
             else:
                 candidates.append(record)
         if not candidates:
@@ -130,8 +145,7 @@ class DynamoNotificationRepository:
                 transaction.update(
                     R(id=record.id),
                     actions=[R.attempts.set(seen + 1), R.lease_until.set(lease_until), R.updated_at.set(now)],
-                    condition=(R.status == PENDING) & (R.attempts == seen)
-                    & (R.lease_until.does_not_exist() | (R.lease_until < now)),
+                    condition=_lease_free(now) & (R.attempts == seen),
                 )
 
         try:
@@ -230,16 +244,11 @@ class DynamoNotificationRepository:
         started = self._update(
             notification_id,
             [R.attempts.add(1), R.lease_until.set(lease_until), R.updated_at.set(now)],
-            (R.status == PENDING) & (R.lease_until.does_not_exist() | (R.lease_until < now)),
+            _lease_free(now),
         )
         if started is not None:
             return STARTED, started
-        current = self.get(notification_id)
-        if current is None:
-            return MISSING, None
-        if _own_lease(lease_until)(current):
-            return STARTED, current  # our own lease: a repeat of the update after a 500 that took effect
-        return (BUSY if current.status == PENDING else FINISHED), current
+        return _not_started(self.get(notification_id), lease_until)
 
     def mark_sent(self, notification_id: str, receipt: Receipt, now: str) -> bool:
         R = NotificationRecord

@@ -11,8 +11,8 @@ Two layers, both bounded:
   (chalicelib/adapters/aws.py) and PynamoDB's (chalicelib/adapters/dynamodb/base.py);
 * this module's, around whole operations: every code of `RETRYABLE_ERRORS`, and a
   `TransactionCanceledException` whose reasons are all in `RETRYABLE_REASONS`, is retried with full
-  jitter (a random pause in [0, min(CAP, BASE * 2**attempt)]) for at most `MAX_ATTEMPTS` attempts and
-  `DEADLINE` seconds — well inside API Gateway's 29 s and the Lambda timeouts.
+  jitter (a random pause in [0, min(CAP, BASE * 2**attempt)], domain/attempts.py) for at most
+  `MAX_ATTEMPTS` attempts and `DEADLINE` seconds — well inside API Gateway's 29 s and the Lambda timeouts.
 
 What is not transient passes through unchanged: a cancellation with a `ConditionalCheckFailed` reason
 (or `ConditionalCheckFailedException`) is the caller's business (stock short, name taken, record
@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TypeVar
 
+from chalicelib.domain.attempts import DEADLINE, Attempts, jitter_bound
 from chalicelib.domain.errors import TryAgain
 
 logger = logging.getLogger("ekiosk.dynamodb")
@@ -52,9 +53,6 @@ T = TypeVar("T")
 
 BOTOCORE_TOTAL_ATTEMPTS = 3  # botocore "standard" mode, per request, the first one included
 MAX_ATTEMPTS = 8  # this module's attempts per operation
-BASE = 0.02  # seconds: the first pause is at most 2 * BASE
-CAP = 0.5  # seconds: no single pause is longer
-DEADLINE = 5.0  # seconds: no new attempt starts after this much time in one operation
 
 # Error codes of a whole request failing transiently (nothing happened, or a 5xx that may have).
 RETRYABLE_ERRORS = frozenset({
@@ -155,7 +153,7 @@ def is_transient(error: BaseException) -> bool:
 
 def pause(attempt: int) -> float:
     """Full jitter: a random pause in [0, min(CAP, BASE * 2**attempt)] (attempt counts from 1)."""
-    delay = uniform(0, min(CAP, BASE * 2 ** min(attempt, 20)))
+    delay = uniform(0, jitter_bound(attempt))
     sleep(delay)
     return delay
 
@@ -165,33 +163,16 @@ def _exhausted(what: str, error: BaseException | None) -> TryAgain:
     return TryAgain("the store is busy; please try again")
 
 
-class Attempts:
-    """A bounded, backed-off loop for callers with their own retry condition:
-
-        for attempt in Attempts("bulk batch"):
-            ...; if done: break
-        else: ...  (exhausted)
-
-    Yields 1, 2, … with `pause` between attempts, until MAX_ATTEMPTS or DEADLINE."""
-
-    def __init__(self, what: str = "operation", max_attempts: int = MAX_ATTEMPTS, deadline: float = DEADLINE):
-        self.what, self.max_attempts, self.deadline = what, max_attempts, deadline
-
-    def __iter__(self):
-        started = clock()
-        for attempt in range(1, self.max_attempts + 1):
-            if attempt > 1:
-                if clock() - started >= self.deadline:
-                    return
-                pause(attempt - 1)
-            yield attempt
+def attempts(what: str, max_attempts: int = MAX_ATTEMPTS, deadline: float = DEADLINE) -> Attempts:
+    """The domain's bounded loop, paced by this module's (test-injectable) sleep, clock and jitter."""
+    return Attempts(what, max_attempts, deadline, pause=lambda attempt: pause(attempt), clock=lambda: clock())
 
 
 def call(operation: Callable[[], T], what: str = "request", *, max_attempts: int = MAX_ATTEMPTS,
          deadline: float = DEADLINE) -> T:
     """`operation()` until it succeeds or fails with something not transient; TryAgain when exhausted."""
     last: BaseException | None = None
-    for attempt in Attempts(what, max_attempts, deadline):
+    for attempt in attempts(what, max_attempts, deadline):
         try:
             return operation()
         except Exception as error:
@@ -213,7 +194,7 @@ def batch_get(send: Callable[[dict], dict], request_items: dict[str, dict], what
     pending = {table: dict(spec) for table, spec in request_items.items() if spec.get("Keys")}
     if not pending:
         return found
-    for _ in Attempts(what):
+    for _ in attempts(what):
         response = call(partial(send, pending), what)
         for table, items in (response.get("Responses") or {}).items():
             found.setdefault(table, []).extend(items)
@@ -229,7 +210,7 @@ def batch_write(send: Callable[[dict], dict], request_items: dict[str, list], wh
     pending = {table: list(requests) for table, requests in request_items.items() if requests}
     if not pending:
         return
-    for _ in Attempts(what):
+    for _ in attempts(what):
         response = call(partial(send, pending), what)
         pending = {table: items for table, items in (response.get("UnprocessedItems") or {}).items() if items}
         if not pending:
