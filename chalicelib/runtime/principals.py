@@ -22,12 +22,12 @@ from collections.abc import Iterator
 ENFORCE_VARIABLE = "EKIOSK_EMULATOR_IAM"
 JOB_CREDENTIALS_VARIABLE = "EKIOSK_JOB_CREDENTIALS"  # {"principal": ["key id", "secret"]} for the worker's jobs
 
-# Which function each periodic job (chalicelib/services/jobs.py) stands for. A job missing here runs with
+# Which function each periodic job (chalicelib/services/jobs.py, by name) stands for. A job missing here runs with
 # the worker's own credentials (the notifier's), which its policy will most likely refuse: add it.
 JOB_PRINCIPALS = {
-    "chalicelib.services.notifications:sweep_pending": "sweeper",
-    "chalicelib.services.price_history:snapshot_all": "price_snapshot",
-    "chalicelib.services.orders:expire_holds": "hold_expiry",
+    "sweep_pending": "sweeper",
+    "snapshot_prices": "price_snapshot",
+    "expire_holds": "hold_expiry",
 }
 
 

@@ -9,7 +9,7 @@ with its own provider-call threads (as concurrent Lambda invocations would; wort
 provider's latency, not the store, is the limit). For tests: WORKER_VISIBILITY_SECONDS overrides the
 queue's visibility timeout for the messages this worker receives (how soon a crashed worker's batch
 comes back); NOTIFY_SWEEP_INTERVAL_SECONDS how often the notification sweeper runs (default 60 s).
-The order hold expiry runs every 10 s here (services/jobs.py LOCAL_PERIODS), every minute on AWS.
+The order hold expiry runs every 10 s here (services/jobs.py: its local_period), every minute on AWS.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from chalicelib.runtime import principals
 
 logger = logging.getLogger("ekiosk.worker")
 POLL_SECONDS = 2  # short enough that a stop request is honoured quickly
-SWEEP_JOB = "chalicelib.services.notifications:sweep_pending"
 
 
 class Worker:
@@ -80,20 +79,20 @@ class Worker:
 
     def run_due_jobs(self, last_run: dict) -> None:
         from chalicelib.bootstrap import services
-        from chalicelib.services.jobs import LOCAL_PERIODS, PERIODIC_JOBS, resolve
+        from chalicelib.services.jobs import PERIODIC_JOBS, SWEEP_PENDING
 
         now = time.monotonic()
-        for period, job in PERIODIC_JOBS:
-            period = LOCAL_PERIODS.get(job, period)
-            if job == SWEEP_JOB:
+        for job in PERIODIC_JOBS:
+            period = job.local_period or job.period
+            if job is SWEEP_PENDING:
                 period = services().delivery.sweep_interval
-            if now - last_run.get(job, float("-inf")) >= period:
-                last_run[job] = now
-                with correlation(), principals.acting_as(principals.JOB_PRINCIPALS.get(job)):
+            if now - last_run.get(job.name, float("-inf")) >= period:
+                last_run[job.name] = now
+                with correlation(), principals.acting_as(principals.JOB_PRINCIPALS.get(job.name)):
                     try:
-                        resolve(job)(services())
+                        job.run(services())
                     except Exception:
-                        logger.exception("periodic job %s failed", job)
+                        logger.exception("periodic job %s failed", job.name)
 
     def _poll_loop(self) -> None:
         while not self.stopping.is_set():

@@ -231,8 +231,8 @@ def test_price_history_from_the_periodic_job(stack, staff, customer):
     env = {**stack.env, "AWS_ENDPOINT_URL": stack.aws_endpoint}
     settle_indexes()  # the job lists categories through an index, which may lag the write (SPEC §4)
     # What the stack's worker runs every hour (it ran once at start-up, before this category existed).
-    job = "from chalicelib.bootstrap import services; from chalicelib.services.jobs import PERIODIC_JOBS, resolve; " \
-          "[resolve(j)(services()) for _, j in PERIODIC_JOBS if j.endswith(':snapshot_all')]"
+    job = "from chalicelib.bootstrap import services; from chalicelib.services.jobs import SNAPSHOT_PRICES; " \
+          "SNAPSHOT_PRICES.run(services())"
     subprocess.run([sys.executable, "-c", job], cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
     history = eventually(lambda: customer.get(url, timeout=30).json(), lambda page: page["items"])  # may lag
     assert history["category_id"] == category["id"] and history["next_cursor"] is None

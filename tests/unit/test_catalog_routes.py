@@ -257,12 +257,13 @@ def test_bulk_upload_routes(api):
 def test_the_hourly_price_snapshot_is_scheduled_on_aws_and_in_the_worker(api):
     from app import app
     from chalicelib.api import catalog as blueprint
+    from chalicelib.services import price_history
     from chalicelib.services.jobs import PERIODIC_JOBS
 
     scheduled = {source.name: source for source in app.event_sources if type(source).__name__ == "ScheduledEventConfig"}
     rate = scheduled["snapshot_category_prices"].schedule_expression
     assert (rate.value, rate.unit) == (1, "HOURS")
-    assert (3600, "chalicelib.services.price_history:snapshot_all") in PERIODIC_JOBS
+    assert any(job.run is price_history.snapshot_all and job.period == 3600 for job in PERIODIC_JOBS)
     make_category(api, "Snapped")
     event = {"version": "0", "id": "e", "detail-type": "Scheduled Event", "source": "aws.events", "account": "1",
              "time": "2026-01-01T00:00:00Z", "region": "us-east-1", "resources": [], "detail": {}}

@@ -80,3 +80,11 @@ def test_the_generated_policies_say_what_spec_9_says():
     assert allowed("redrive", "sqs", "ReceiveMessage", dlq) and allowed("redrive", "sqs", "SendMessage", queue)
     assert not allowed("redrive", "sqs", "ReceiveMessage", queue)
     assert enforcer.check(Call("dynamodb", "DeleteTable", {"TableName": "x"}), "testing", "us-east-1") is None
+
+
+def test_every_periodic_job_signs_as_a_function_with_a_policy():
+    from chalicelib.services.jobs import PERIODIC_JOBS
+
+    for job in PERIODIC_JOBS:
+        principal = principals.JOB_PRINCIPALS[job.name]
+        assert function_policy(principal, "local")["Statement"], job.name

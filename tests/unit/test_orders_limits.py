@@ -3,6 +3,7 @@ stubbed DynamoDB client (no network)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -257,13 +258,12 @@ def test_expiry_pages_through_the_oldest_first(world, monkeypatch):
 
 def test_the_job_runs_every_minute_on_aws_and_every_ten_seconds_locally():
     from app import app
-    from chalicelib.services.jobs import LOCAL_PERIODS, PERIODIC_JOBS, resolve
+    from chalicelib.services.jobs import EXPIRE_HOLDS, PERIODIC_JOBS
 
     scheduled = {s.name: s for s in app.event_sources if type(s).__name__ == "ScheduledEventConfig"}
     assert scheduled["expire_order_holds"].schedule_expression.to_string() == "rate(1 minute)"
-    assert (60, "chalicelib.services.orders:expire_holds") in PERIODIC_JOBS
-    assert LOCAL_PERIODS["chalicelib.services.orders:expire_holds"] <= 10
-    assert resolve("chalicelib.services.orders:expire_holds") is orders.expire_holds
+    assert EXPIRE_HOLDS in PERIODIC_JOBS and EXPIRE_HOLDS.run is orders.expire_holds
+    assert EXPIRE_HOLDS.period == 60 and EXPIRE_HOLDS.local_period <= 10
 
 
 # ---- the DynamoDB transactions, on a stubbed client -------------------------------------------
@@ -357,11 +357,12 @@ def test_the_local_worker_runs_the_expiry_every_ten_seconds(monkeypatch):
     clock = {"now": 1000.0}
     ran: list[str] = []
     monkeypatch.setattr(worker_module.time, "monotonic", lambda: clock["now"])
-    monkeypatch.setattr(jobs, "resolve", lambda job: lambda svc: ran.append(job))
+    monkeypatch.setattr(jobs, "PERIODIC_JOBS", tuple(
+        dataclasses.replace(job, run=lambda svc, name=job.name: ran.append(name)) for job in jobs.PERIODIC_JOBS))
     monkeypatch.setattr(worker_module, "client", lambda service, settings: None)
     worker = worker_module.Worker(load_settings({"STAGE": "local"}))
     last_run: dict = {}
-    expiry = "chalicelib.services.orders:expire_holds"
+    expiry = jobs.EXPIRE_HOLDS.name
     worker.run_due_jobs(last_run)
     assert ran.count(expiry) == 1
     clock["now"] += 9
@@ -370,7 +371,7 @@ def test_the_local_worker_runs_the_expiry_every_ten_seconds(monkeypatch):
     clock["now"] += 1
     worker.run_due_jobs(last_run)
     assert ran.count(expiry) == 2  # every 10 s, though PERIODIC_JOBS says 60 for AWS
-    assert ran.count("chalicelib.services.price_history:snapshot_all") == 1
+    assert ran.count(jobs.SNAPSHOT_PRICES.name) == 1
 
 
 def test_without_the_old_item_in_the_reason_the_counters_are_read_again(stubbed):
