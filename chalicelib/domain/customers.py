@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib.domain.errors import Conflict, InvalidInput
+from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
 
 
 @dataclass(frozen=True)
@@ -155,3 +155,12 @@ class LoginState:
     expires_at: int
     next: str | None = None  # the fixed hand-over target ("console"), or None for the JSON answer
     binding: str | None = None  # a hash of the login cookie's value: the browser that started this login
+
+
+# The errors every CustomerStore raises.
+def customer_not_found(customer_id: str) -> NotFound:
+    return NotFound("no such customer", details={"id": customer_id}, code="customer_not_found")
+
+
+def login_state_exists() -> Conflict:
+    return Conflict("another login is stored under this state", code="login_state_exists")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from chalicelib.domain import messages
@@ -208,3 +208,34 @@ def notification_id_of(body: str) -> str | None:
     except (ValueError, AttributeError, TypeError):
         return None
     return value if isinstance(value, str) and value else None
+
+
+# NotificationStore.begin_attempt(s) outcomes
+STARTED = "started"  # this caller now holds the lease and must call the provider
+FINISHED = "finished"  # SENT or FAILED already: nothing to do
+BUSY = "busy"  # another attempt holds the lease
+MISSING = "missing"  # no such record
+
+
+# What a record shows once a store's write took effect: a repeat of that write (after a 500 that had taken
+# effect) fails its condition, and the store reports success when the record shows this (every store uses these).
+def sent_by(receipt: Receipt, now: str) -> Callable[[Notification], bool]:
+    return lambda n: n.status == SENT and n.provider_message_id == receipt.message_id and n.sent_at == now
+
+
+def failed_by(error: str, now: str) -> Callable[[Notification], bool]:
+    return lambda n: n.status == FAILED and n.error == error and n.updated_at == now
+
+
+def pending_since(now: str) -> Callable[[Notification], bool]:
+    """reset_failed's and touch's own write: PENDING, last changed at `now`."""
+    return lambda n: n.status == PENDING and n.updated_at == now
+
+
+def attempt_not_started(current: Notification | None, lease_until: str) -> tuple[str, Notification | None]:
+    """Why an attempt's conditional update changed nothing, from the record read after it."""
+    if current is None:
+        return MISSING, None
+    if current.status == PENDING and current.lease_until == lease_until:
+        return STARTED, current  # our own lease: a repeat of the update after a 500 that took effect
+    return (BUSY if current.status == PENDING else FINISHED), current

@@ -5,9 +5,8 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-from chalicelib.adapters.dynamodb.customer_repository import _customer_not_found, _login_state_exists
 from chalicelib.adapters.dynamodb.pages import decode_cursor, encode_cursor
-from chalicelib.domain.customers import Customer, LoginState
+from chalicelib.domain.customers import Customer, LoginState, customer_not_found, login_state_exists
 
 
 class InMemoryCustomerRepository:
@@ -33,7 +32,7 @@ class InMemoryCustomerRepository:
         with self._lock:
             customer = self.customers.get(customer_id)
             if customer is None:
-                raise _customer_not_found(customer_id)
+                raise customer_not_found(customer_id)
             for name, value in {**fields, "updated_at": updated_at}.items():
                 setattr(customer, name, value)
             return dataclasses.replace(customer)
@@ -53,7 +52,7 @@ class InMemoryCustomerRepository:
         with self._lock:
             stored = self.login_states.setdefault(state.key, state)
             if stored.nonce != state.nonce:  # the same save repeated is fine; another state is not
-                raise _login_state_exists()
+                raise login_state_exists()
 
     def take_login_state(self, key: str) -> LoginState | None:
         with self._lock:

@@ -5,22 +5,19 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-from chalicelib.adapters.dynamodb.notification_repository import (
-    STARTED,
-    _failed_by,
-    _invalid_cursor,
-    _not_started,
-    _pending_since,
-    _sent_by,
-)
-from chalicelib.adapters.dynamodb.pages import decode_cursor, encode_cursor
+from chalicelib.adapters.dynamodb.pages import decode_cursor, encode_cursor, invalid_cursor
 from chalicelib.domain.notifications import (
     FAILED,
     PENDING,
     SENT,
+    STARTED,
     Notification,
     NotificationDraft,
     Receipt,
+    attempt_not_started,
+    failed_by,
+    pending_since,
+    sent_by,
 )
 
 
@@ -69,7 +66,7 @@ class InMemoryNotificationRepository:
         )
         if started is not None:
             return STARTED, started
-        return _not_started(self.get(notification_id), lease_until)
+        return attempt_not_started(self.get(notification_id), lease_until)
 
     def begin_attempts(self, ids: list[str], now: str, lease_until: str) -> dict[str, tuple[str, Notification | None]]:
         return {nid: self.begin_attempt(nid, now, lease_until) for nid in ids}
@@ -79,14 +76,14 @@ class InMemoryNotificationRepository:
 
     def mark_sent(self, notification_id: str, receipt: Receipt, now: str) -> bool:
         return self._change(
-            notification_id, lambda r: r.status == PENDING, _sent_by(receipt, now), status=SENT, lease_until=None,
+            notification_id, lambda r: r.status == PENDING, sent_by(receipt, now), status=SENT, lease_until=None,
             error=None,
             provider=receipt.provider, provider_message_id=receipt.message_id, sent_at=now, updated_at=now,
         ) is not None
 
     def mark_failed(self, notification_id: str, error: str, now: str) -> bool:
         return self._change(
-            notification_id, lambda r: r.status == PENDING, _failed_by(error, now), status=FAILED, lease_until=None,
+            notification_id, lambda r: r.status == PENDING, failed_by(error, now), status=FAILED, lease_until=None,
             error=error,
             updated_at=now,
         ) is not None
@@ -97,12 +94,12 @@ class InMemoryNotificationRepository:
         ) is not None
 
     def reset_failed(self, notification_id: str, now: str) -> bool:
-        return self._change(notification_id, lambda r: r.status == FAILED, _pending_since(now), status=PENDING,
+        return self._change(notification_id, lambda r: r.status == FAILED, pending_since(now), status=PENDING,
                             updated_at=now) is not None
 
     def touch(self, notification_id: str, seen_updated_at: str, now: str) -> bool:
         return self._change(
-            notification_id, lambda r: r.status == PENDING and r.updated_at == seen_updated_at, _pending_since(now),
+            notification_id, lambda r: r.status == PENDING and r.updated_at == seen_updated_at, pending_since(now),
             updated_at=now,
         ) is not None
 
@@ -121,7 +118,7 @@ class InMemoryNotificationRepository:
             try:
                 after = (key["created_at"]["S"], key["id"]["S"])
             except (KeyError, TypeError):
-                raise _invalid_cursor() from None
+                raise invalid_cursor() from None
             found = [r for r in found if (r.created_at, r.id) < after]
         items = [self._copy(r) for r in found[:limit]]
         next_cursor = None

@@ -24,8 +24,7 @@ from chalicelib.adapters.dynamodb.customers import (
     LoginStateRecord,
 )
 from chalicelib.adapters.dynamodb.pages import page
-from chalicelib.domain.customers import Customer, LoginState
-from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.customers import Customer, LoginState, customer_not_found, login_state_exists
 
 CUSTOMER_FIELDS = tuple(field.name for field in dataclasses.fields(Customer))
 CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -33,14 +32,6 @@ CONDITION_FAILED = "ConditionalCheckFailedException"
 
 def _to_domain(record: CustomerRecord) -> Customer:
     return Customer(**{name: getattr(record, name) for name in CUSTOMER_FIELDS})
-
-
-def _login_state_exists() -> Conflict:
-    return Conflict("another login is stored under this state", code="login_state_exists")
-
-
-def _customer_not_found(customer_id: str) -> NotFound:
-    return NotFound("no such customer", details={"id": customer_id}, code="customer_not_found")
 
 
 class DynamoCustomerRepository:
@@ -78,7 +69,7 @@ class DynamoCustomerRepository:
             retry.call(partial(record.update, actions=actions, condition=condition), "UpdateItem customer")
         except UpdateError as error:
             if error.cause_response_code == CONDITION_FAILED:
-                raise _customer_not_found(customer_id) from None
+                raise customer_not_found(customer_id) from None
             raise
         return _to_domain(record)
 
@@ -104,7 +95,7 @@ class DynamoCustomerRepository:
             if error.cause_response_code != CONDITION_FAILED:
                 raise
             if self._stored_nonce(record.id) != state.nonce:
-                raise _login_state_exists() from None
+                raise login_state_exists() from None
             # our own put, repeated after a 500 that had taken effect
 
     @staticmethod

@@ -26,65 +26,33 @@ from chalicelib.adapters.dynamodb.notifications import (
     pending_record,
     to_domain,
 )
-from chalicelib.adapters.dynamodb.pages import page
-from chalicelib.domain.errors import InvalidInput
+from chalicelib.adapters.dynamodb.pages import invalid_cursor, page
 from chalicelib.domain.notifications import (
+    BUSY,
     FAILED,
+    FINISHED,
+    MISSING,
     PENDING,
     SENT,
+    STARTED,
     Notification,
     NotificationDraft,
     Receipt,
+    attempt_not_started,
+    failed_by,
+    pending_since,
+    sent_by,
 )
-
-# begin_attempt outcomes
-STARTED = "started"  # this caller now holds the lease and must call the provider
-FINISHED = "finished"  # SENT or FAILED already: nothing to do
-BUSY = "busy"  # another attempt holds the lease
-MISSING = "missing"  # no such record
 
 
 def _conditional_failure(error: Exception) -> bool:
     return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
-def _invalid_cursor() -> InvalidInput:
-    return InvalidInput("invalid cursor", details={"cursor": ["not a cursor this API gave out"]})
-
-
-# What a record shows once a write took effect: a repeat of that write (after a 500 that had taken effect)
-# fails its condition, and reports success when the record shows this (both implementations use these).
-def _sent_by(receipt: Receipt, now: str):
-    return lambda n: n.status == SENT and n.provider_message_id == receipt.message_id and n.sent_at == now
-
-
-def _failed_by(error: str, now: str):
-    return lambda n: n.status == FAILED and n.error == error and n.updated_at == now
-
-
-def _pending_since(now: str):
-    """reset_failed's and touch's own write: PENDING, last changed at `now`."""
-    return lambda n: n.status == PENDING and n.updated_at == now
-
-
-def _own_lease(lease_until: str):
-    return lambda n: n.status == PENDING and n.lease_until == lease_until
-
-
 def _lease_free(now: str):
     """Notification.may_start (the lease rule) as a DynamoDB condition."""
     R = NotificationRecord
     return (R.status == PENDING) & (R.lease_until.does_not_exist() | (R.lease_until < now))
-
-
-def _not_started(current: Notification | None, lease_until: str) -> tuple[str, Notification | None]:
-    """Why an attempt's conditional update changed nothing, from the record read after it (both
-    implementations use this)."""
-    if current is None:
-        return MISSING, None
-    if _own_lease(lease_until)(current):
-        return STARTED, current  # our own lease: a repeat of the update after a 500 that took effect
-    return (BUSY if current.status == PENDING else FINISHED), current
 
 
 def _started(record: NotificationRecord, now: str, lease_until: str) -> Notification:
@@ -248,12 +216,12 @@ class DynamoNotificationRepository:
         )
         if started is not None:
             return STARTED, started
-        return _not_started(self.get(notification_id), lease_until)
+        return attempt_not_started(self.get(notification_id), lease_until)
 
     def mark_sent(self, notification_id: str, receipt: Receipt, now: str) -> bool:
         R = NotificationRecord
         return self._write(notification_id, self._sent_actions(receipt, now), R.status == PENDING,
-                           _sent_by(receipt, now))
+                           sent_by(receipt, now))
 
     def mark_failed(self, notification_id: str, error: str, now: str) -> bool:
         R = NotificationRecord
@@ -262,7 +230,7 @@ class DynamoNotificationRepository:
             [R.status.set(FAILED), R.pending.remove(), R.lease_until.remove(), R.error.set(error),
              R.updated_at.set(now)],
             R.status == PENDING,
-            _failed_by(error, now),
+            failed_by(error, now),
         )
 
     def release(self, notification_id: str, error: str, now: str) -> bool:
@@ -278,7 +246,7 @@ class DynamoNotificationRepository:
         return self._write(
             notification_id, [R.status.set(PENDING), R.pending.set(PENDING), R.updated_at.set(now)],
             R.status == FAILED,
-            _pending_since(now),
+            pending_since(now),
         )
 
     def touch(self, notification_id: str, seen_updated_at: str, now: str) -> bool:
@@ -286,7 +254,7 @@ class DynamoNotificationRepository:
         R = NotificationRecord
         return self._write(
             notification_id, [R.updated_at.set(now)], (R.status == PENDING) & (R.updated_at == seen_updated_at),
-            _pending_since(now),
+            pending_since(now),
         )
 
     def stale_pending(self, cutoff: str, limit: int = 500) -> list[Notification]:
@@ -312,6 +280,6 @@ class DynamoNotificationRepository:
             records, next_cursor = page(run, limit, cursor)
         except QueryError as error:
             if cursor and getattr(error, "cause_response_code", None) == "ValidationException":
-                raise _invalid_cursor() from None
+                raise invalid_cursor() from None
             raise
         return [to_domain(record) for record in records], next_cursor

@@ -16,6 +16,10 @@ def encode_cursor(last_evaluated_key: dict | None) -> str | None:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def invalid_cursor() -> InvalidInput:
+    return InvalidInput("invalid cursor", details={"cursor": ["not a cursor this API gave out"]})
+
+
 def decode_cursor(cursor: str | None) -> dict | None:
     if not cursor:
         return None
@@ -25,7 +29,7 @@ def decode_cursor(cursor: str | None) -> dict | None:
     except (ValueError, TypeError):
         key = None
     if not isinstance(key, dict) or not all(isinstance(v, dict) for v in key.values()):
-        raise InvalidInput("invalid cursor", details={"cursor": ["not a cursor this API gave out"]})
+        raise invalid_cursor()
     return key
 
 
