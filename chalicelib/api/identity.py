@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from chalicelib.api.responses import domain_error_response, json_response
+from chalicelib.api.responses import Reply, domain_error_response
 from chalicelib.api.routing import API_PREFIX, endpoint
 from chalicelib.domain.errors import DomainError, InvalidInput
 
@@ -19,9 +19,10 @@ NOT_SETTABLE = {
 }
 NO_STORE = {"Cache-Control": "no-store"}
 
-SCHEMAS = "chalicelib.api.schemas.identity"
-PROFILE = f"{SCHEMAS}:Profile"
-PROFILE_UPDATE = f"{SCHEMAS}:ProfileUpdate"
+# Models by name: pydantic is imported on use, not at cold start. The response model is also the serializer.
+RESPONSE = "chalicelib.api.response_models.identity:"
+PROFILE = RESPONSE + "Profile"
+PROFILE_UPDATE = "chalicelib.api.request_models:ProfileUpdate"
 PROFILE_DESCRIPTION = (
     "Created on the first signed-in request. `profile_complete` is false while `missing_fields` lists "
     "fields (e.g. `phone_number`) still needed to place orders."
@@ -45,7 +46,7 @@ def _profile_fields(body: dict) -> dict:
 
 
 def _me(caller):
-    return json_response(caller.customer.profile())
+    return caller.customer
 
 
 def _update_me(caller):
@@ -53,7 +54,7 @@ def _update_me(caller):
     from chalicelib.services import customers
 
     fields = _profile_fields(json_object(bp.current_request))
-    return json_response(customers.update_profile(caller.customer, fields).profile())
+    return customers.update_profile(caller.customer, fields)
 
 
 @endpoint(bp, "/me", ["GET"], tags=["identity"], summary="Your profile", description=PROFILE_DESCRIPTION,
@@ -124,7 +125,7 @@ def _callback_uri(request) -> str:
     "callback hands the token to `/console` instead of answering JSON; any other `next` → 400 `invalid_next`.",
     query=[{"name": "next", "schema": {"type": "string", "enum": ["console"]},
             "description": "`console`: after sign-in, redirect to `/console#token=<id_token>`."}],
-    response=f"{SCHEMAS}:LoginStart",
+    response=RESPONSE + "LoginStart",
     response_headers={"Location": "The provider's authorization URL."},
     responses={502: "The provider's discovery document could not be read.",
                503: "OIDC_AUDIENCE is not set (and this is not a local stack)."},
@@ -141,11 +142,7 @@ def oidc_authenticate():
         dev_authorization_endpoint=_api_root(request) + oidc_flow.DEV_AUTHORIZE_PATH, binding=binding,
     )
     cookie = oidc_flow.login_cookie(_login_cookie_name(request), binding)
-    return Response(
-        body={"authorization_url": url},
-        status_code=302,
-        headers={"Location": url, "Content-Type": "application/json", "Set-Cookie": cookie, **NO_STORE},
-    )
+    return Reply({"authorization_url": url}, status=302, headers={"Location": url, "Set-Cookie": cookie, **NO_STORE})
 
 
 @endpoint(
@@ -159,7 +156,7 @@ def oidc_authenticate():
     "A sign-in started with `next=console` is answered with a 302 to `/console#token=<id_token>` instead.",
     query=[{"name": "code", "schema": {"type": "string"}}, {"name": "state", "schema": {"type": "string"}},
            {"name": "error", "schema": {"type": "string"}, "description": "Set by the provider on failure."}],
-    response=f"{SCHEMAS}:LoginResult",
+    response=RESPONSE + "LoginResult",
     responses={302: {"description": "Sign-in started with `next=console`: the token is handed to the console.",
                      "headers": {"Location": {"description": "`<base>/console#token=<id_token>`.",
                                               "schema": {"type": "string"}}}},
@@ -191,7 +188,7 @@ def oidc_callback():
         )
         return Response(body="", status_code=302, headers={"Location": location, **cleared})
     body = oidc_flow.sign_in_response(result["id_token"], result["claims"], customer.profile_complete)
-    return json_response(body, headers=cleared)
+    return Reply(body, headers=cleared)
 
 
 def _text(name: str, description: str, **schema) -> dict:

@@ -195,17 +195,6 @@ class Category:
             "subcategory_count": sum(int(v) for v in self.subcategory_counts[1:]),
         }
 
-    def view(self) -> dict:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "parent_id": self.parent_id,
-            "depth": self.depth,
-            "ancestors": list(self.ancestors),
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
-
 
 def new_category(name: str, parent: Category | None, now: str) -> Category:
     if parent is not None and parent.depth >= MAX_DEPTH:
@@ -243,21 +232,6 @@ class Product:
     @property
     def current_price_cents(self) -> int:
         return self.price_cents if self.discount_price_cents is None else self.discount_price_cents
-
-    def view(self) -> dict:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "price": format_cents(self.price_cents),
-            "discount_price": format_cents(self.discount_price_cents),
-            "current_price": format_cents(self.current_price_cents),
-            "stock": self.stock,
-            "reserved": self.reserved,
-            "available": self.available,
-            "category_id": self.category_id,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
 
 
 EDITABLE = ("name", "price_cents", "discount_price_cents", "stock", "category_id")
@@ -500,11 +474,3 @@ class PriceSnapshot:
     def slot(self) -> str:
         """The hour it belongs to: a second snapshot in the same hour replaces the first."""
         return self.taken_at[:13]
-
-    def view(self) -> dict:
-        return {
-            "taken_at": self.taken_at,
-            "average_price": mean_cents(self.price_sum_cents, self.products_count),
-            "products_count": self.products_count,
-            "subcategory_count": self.subcategory_count,
-        }

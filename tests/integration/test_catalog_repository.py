@@ -8,6 +8,8 @@ import threading
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from chalicelib.api.response_models.catalog import PriceSnapshot
+from chalicelib.api.responses import serialize
 from chalicelib.domain import catalog as rules
 from chalicelib.domain.catalog import (
     CHANGED,
@@ -275,5 +277,5 @@ def test_price_snapshots(repo):
     price_history.snapshot_all(now="2030-01-01T02:00:00.000000Z")
     snapshots, cursor = price_history.history(category.id, 10, None)
     assert cursor is None
-    assert [(s.taken_at[:16], s.view()["average_price"]) for s in snapshots] == [
+    assert [(s.taken_at[:16], serialize(PriceSnapshot, s)["average_price"]) for s in snapshots] == [
         ("2030-01-01T02:00", "20.00"), ("2030-01-01T01:59", "10.00")]

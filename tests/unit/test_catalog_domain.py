@@ -192,15 +192,12 @@ def test_write_delta_ignores_updates_that_keep_price_and_category():
 # --- products
 
 
-def test_product_view_money_strings_and_current_price():
+def test_product_current_price_is_the_discount_when_set():
     p = rules.new_product("Lamp", 150000, None, 7, "c", "t")
-    view = p.view()
-    assert view["price"] == "1500.00" and view["discount_price"] is None and view["current_price"] == "1500.00"
-    assert view["stock"] == view["available"] == 7 and view["reserved"] == 0
-    assert set(view) == {"id", "name", "price", "discount_price", "current_price", "stock", "reserved", "available",
-                         "category_id", "created_at", "updated_at"}
+    assert (p.price_cents, p.discount_price_cents, p.current_price_cents) == (150000, None, 150000)
+    assert p.stock == p.available == 7 and p.reserved == 0
     discounted = rules.edited(p, {"discount_price_cents": 0}, "t2")
-    assert discounted.view()["current_price"] == "0.00"
+    assert discounted.current_price_cents == 0
     assert discounted.updated_at == "t2"
 
 
@@ -215,5 +212,4 @@ def test_snapshots_belong_to_their_hour():
     c.price_sums, c.product_counts, c.subcategory_counts = [300, 100, 0, 0], [2, 1, 0, 0], [0, 1, 0, 0]
     snap = PriceSnapshot.of(c, "2026-01-02T03:04:05.000000Z")
     assert snap.slot == "2026-01-02T03"
-    assert snap.view() == {"taken_at": "2026-01-02T03:04:05.000000Z", "average_price": "1.33", "products_count": 3,
-                           "subcategory_count": 1}
+    assert (snap.price_sum_cents, snap.products_count, snap.subcategory_count) == (400, 3, 1)

@@ -131,13 +131,13 @@ def test_create_product_validates_category_and_discount(repo):
         service.create_product("P", 1000, 1000, 1, c.id)
     assert "discount_price" in error.value.details
     p = service.create_product("P", 1000, 0, 4, c.id)
-    assert p.view()["current_price"] == "0.00" and p.available == 4
+    assert p.current_price_cents == 0 and p.available == 4
 
 
 def test_patch_only_the_discount_is_checked_against_the_stored_price(repo):
     c = service.create_category("C", None)
     p = service.create_product("P", 1000, None, 1, c.id)
-    assert service.update_product(p.id, {"discount_price_cents": 800}).view()["current_price"] == "8.00"
+    assert service.update_product(p.id, {"discount_price_cents": 800}).current_price_cents == 800
     with pytest.raises(InvalidInput) as error:
         service.update_product(p.id, {"discount_price_cents": 1000})
     assert error.value.details == {"discount_price": ["must be less than the price (10.00)"]}
@@ -145,7 +145,7 @@ def test_patch_only_the_discount_is_checked_against_the_stored_price(repo):
         service.update_product(p.id, {"price_cents": 800})
     assert error.value.details == {"price": ["must be greater than the discount price (8.00)"]}
     cleared = service.update_product(p.id, {"discount_price_cents": None})
-    assert cleared.discount_price_cents is None and cleared.view()["current_price"] == "10.00"
+    assert cleared.discount_price_cents is None and cleared.current_price_cents == 1000
     assert service.update_product(p.id, {"price_cents": 500}).price_cents == 500
 
 

@@ -17,9 +17,10 @@ Id = Annotated[str, Field(min_length=1, description="An opaque identifier.")]
 
 
 class Strict(BaseModel):
-    """A response model: the document lists every field a body has (no undocumented extras)."""
+    """A response model: every field a body has, in its order (no undocumented extras); built from a dict or
+    read from a domain object's attributes."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
 
 
 class ErrorDetail(Strict):
