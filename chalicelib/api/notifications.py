@@ -40,8 +40,8 @@ def list_notifications(caller: Caller):
             details={"order_id": [f"must be 1–{ORDER_ID_MAX_LENGTH} characters"]},
         )
     page = list_page(request, caller, order_id=order_id)
-    listed = notifications.list_notifications(order_id, page.limit, page.position)
-    return {**listed, "next_cursor": page.next_cursor(listed["next_cursor"])}
+    items, position = notifications.list_notifications(order_id, page.limit, page.position)
+    return {"items": items, "next_cursor": page.next_cursor(position)}
 
 
 @bp.on_sqs_message(queue=get_settings().queue_name(NOTIFICATIONS_QUEUE.name), batch_size=10,

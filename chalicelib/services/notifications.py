@@ -62,8 +62,6 @@ MAX_RECEIVES = NOTIFICATIONS_QUEUE.max_receive_count  # SQS dead-letters a messa
 SWEEP_LIMIT = 500
 MAX_DELAY_SECONDS = 60  # SPEC §8: never more than 60 s between attempts
 COALESCE_SECONDS = 0.01  # after a provider call completes, wait this long for others to record them together
-PUBLIC_FIELDS = ("id", "order_id", "event", "channel", "recipient", "message", "status", "attempts",
-                 "provider_message_id", "error", "created_at", "sent_at")
 
 
 def _services() -> Services:
@@ -369,14 +367,10 @@ def sweep_pending(*, svc: Services | None = None, settings: DeliveryTuning | Non
     return len(ids)
 
 
-def public_view(notification: Notification) -> dict:
-    return {name: getattr(notification, name) for name in PUBLIC_FIELDS}
-
-
-def list_notifications(order_id: str | None, limit: int, cursor: str | None, *, svc: Services | None = None) -> dict:
+def list_notifications(order_id: str | None, limit: int, cursor: str | None, *,
+                       svc: Services | None = None) -> tuple[list[Notification], str | None]:
     svc = svc or _services()
-    items, next_cursor = svc.notifications.list(order_id, limit, cursor)
-    return {"items": [public_view(n) for n in items], "next_cursor": next_cursor}
+    return svc.notifications.list(order_id, limit, cursor)
 
 
 def redrive_dead_letters(*, svc: Services | None = None, limit: int = 100_000, wait_seconds: int = 1,
