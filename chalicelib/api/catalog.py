@@ -247,7 +247,7 @@ def _bulk_upload():
     dry_run = query_bool(request, "dry_run")
     headers = request.headers or {}
     report = bulk_import.upload(request.raw_body or b"", headers.get("content-type", ""), dry_run=dry_run)
-    return Reply(report.body(), status=report.status)
+    return Reply(report, status=report.status)
 
 
 @endpoint(bp, "/products/bulk-upload", ["POST"], staff=True, summary="Upload products in bulk", **BULK_DOC)

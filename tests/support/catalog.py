@@ -74,6 +74,14 @@ def brute_force(repo, category_id: str) -> dict:
     return brute_force_average(repo.categories.values(), repo.products.values(), category_id)
 
 
+def report_body(report) -> dict:
+    """A bulk upload's answer body, through the response model the route documents for the report's status."""
+    from chalicelib.api.catalog import BULK_DOC
+    from chalicelib.api.responses import response_model, serialize
+
+    return serialize(response_model(BULK_DOC, report.status), report)
+
+
 def csv_text(rows: list[tuple], header: str = "name,stock,price,category") -> str:
     return header + "\n" + "".join(",".join(str(cell) for cell in row) + "\n" for row in rows)
 

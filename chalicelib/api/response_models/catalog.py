@@ -7,6 +7,7 @@ from pydantic import Field, model_validator
 from chalicelib.api.response_models.common import ErrorDetail, Id, Money, Page, Strict, Timestamp
 from chalicelib.domain import catalog as domain
 from chalicelib.domain.money import format_cents, mean_cents
+from chalicelib.services.bulk_import import Report
 
 
 class Category(Strict):
@@ -86,6 +87,20 @@ class BulkUploadResult(Strict):
     errors: list[RowErrors]
     dry_run: bool | None = Field(default=None, description="true on a dry run (nothing was written).")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_domain(cls, value):
+        return _report_fields(value) if isinstance(value, Report) else value
+
+
+def _report_fields(report: Report) -> dict:
+    fields = {
+        "products_created": report.created,
+        "products_updated": report.updated,
+        "errors": [{"row": row, "errors": report.errors[row]} for row in sorted(report.errors)],
+    }
+    return {**fields, "dry_run": True} if report.dry_run else fields  # absent, not false, on a real upload
+
 
 class BulkUploadError(Strict):
     """A bad file (`unsupported_file_type`, `invalid_encoding`, `invalid_csv`, `invalid_json`, `invalid_multipart`, `missing_file`, `empty_file`, `missing_columns`): the error envelope; no row applied (`no_rows_applied`): the envelope plus the report."""  # noqa: E501
@@ -95,6 +110,16 @@ class BulkUploadError(Strict):
     products_updated: int | None = Field(default=None, ge=0)
     errors: list[RowErrors] | None = None
     dry_run: bool | None = Field(default=None, description="true on a dry run (nothing was written).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_domain(cls, value):
+        if isinstance(value, Report):  # no row applied: the report, and the envelope every 4xx carries
+            fields = _report_fields(value)
+            message = "no row of the file could be applied; see errors"
+            details = {"errors": fields["errors"]}
+            return {"error": {"code": "no_rows_applied", "message": message, "details": details}, **fields}
+        return value
 
 
 CategoryPage = Page[Category]
