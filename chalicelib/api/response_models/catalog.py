@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from chalicelib.api.response_models.common import ErrorDetail, Id, Money, Page, Strict, Timestamp
+from chalicelib.api.response_models.common import ErrorDetail, Id, Money, Page, Strict, Timestamp, from_attributes
 from chalicelib.domain import catalog as domain
 from chalicelib.domain.money import format_cents, mean_cents
 from chalicelib.services.bulk_import import Report
@@ -45,10 +45,9 @@ class Product(Strict):
     @classmethod
     def _from_domain(cls, value):
         if isinstance(value, domain.Product):
-            prices = {"price": value.price_cents, "discount_price": value.discount_price_cents,
-                      "current_price": value.current_price_cents}
-            fields = {name: getattr(value, name) for name in cls.model_fields if name not in prices}
-            return {**fields, **{name: format_cents(cents) for name, cents in prices.items()}}
+            return from_attributes(value, cls, price=format_cents(value.price_cents),
+                                   discount_price=format_cents(value.discount_price_cents),
+                                   current_price=format_cents(value.current_price_cents))
         return value
 
 
@@ -62,9 +61,7 @@ class PriceSnapshot(Strict):
     @classmethod
     def _from_domain(cls, value):
         if isinstance(value, domain.PriceSnapshot):
-            average = mean_cents(value.price_sum_cents, value.products_count)
-            return {"taken_at": value.taken_at, "average_price": average, "products_count": value.products_count,
-                    "subcategory_count": value.subcategory_count}
+            return from_attributes(value, cls, average_price=mean_cents(value.price_sum_cents, value.products_count))
         return value
 
 

@@ -23,6 +23,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
 
 
+def from_attributes(value: Any, model: type[BaseModel], **computed: Any) -> dict:
+    """The fields of `model` read from `value`'s attributes, but for those `computed` gives (e.g. money in cents
+    formatted as a Money string)."""
+    return {name: computed[name] if name in computed else getattr(value, name) for name in model.model_fields}
+
+
 class ErrorDetail(Strict):
     code: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="A stable snake_case code.", examples=["not_found"])
     message: str = Field(description="A human-readable explanation.")

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from chalicelib.api.response_models.common import Id, Money, Page, Strict, Timestamp
+from chalicelib.api.response_models.common import Id, Money, Page, Strict, Timestamp, from_attributes
 from chalicelib.domain import orders as domain
 from chalicelib.domain.money import format_cents
 
@@ -24,8 +24,8 @@ class OrderItem(Strict):
     @classmethod
     def _from_domain(cls, value):
         if isinstance(value, domain.OrderLine):
-            return {"product_id": value.product_id, "name": value.name, "quantity": value.quantity,
-                    "price_at_time_of_order": format_cents(value.price_cents), "line_total": str(value.line_total)}
+            return from_attributes(value, cls, price_at_time_of_order=format_cents(value.price_cents),
+                                   line_total=str(value.line_total))
         return value
 
 
@@ -50,8 +50,7 @@ class Order(Strict):
     @classmethod
     def _from_domain(cls, value):
         if isinstance(value, domain.Order):
-            fields = {name: getattr(value, name) for name in cls.model_fields if name != "total_price"}
-            return {**fields, "total_price": str(value.total)}
+            return from_attributes(value, cls, total_price=str(value.total))
         return value
 
 
