@@ -50,7 +50,7 @@ def _me(caller):
 
 
 def _update_me(caller):
-    from chalicelib.api.requests import json_object  # pydantic, imported by it, stays out of the cold start
+    from chalicelib.api.requests import json_object
     from chalicelib.services import customers
 
     fields = _profile_fields(json_object(bp.current_request))
