@@ -144,6 +144,17 @@ def parse_path(value: object) -> tuple[str, ...]:
 # --- categories
 
 
+@dataclass(frozen=True)
+class AveragePrice:
+    """SPEC §5 `calculate_average_price` of one category: over it and its descendants down to 3 levels below."""
+
+    category_id: str
+    category: str  # its name
+    average_price: str | None  # two places; None when there is nothing to average
+    products_count: int
+    subcategory_count: int
+
+
 @dataclass
 class Category:
     id: str
@@ -183,17 +194,12 @@ class Category:
     def direct_children(self) -> int:
         return int(self.subcategory_counts[1])
 
-    def average(self) -> dict:
+    def average(self) -> AveragePrice:
         """SPEC §5 `calculate_average_price`, from this category's own aggregates."""
         total = sum(int(v) for v in self.price_sums)
         count = sum(int(v) for v in self.product_counts)
-        return {
-            "category_id": self.id,
-            "category": self.name,
-            "average_price": mean_cents(total, count),
-            "products_count": count,
-            "subcategory_count": sum(int(v) for v in self.subcategory_counts[1:]),
-        }
+        subcategories = sum(int(v) for v in self.subcategory_counts[1:])
+        return AveragePrice(self.id, self.name, mean_cents(total, count), count, subcategories)
 
 
 def new_category(name: str, parent: Category | None, now: str) -> Category:
@@ -338,7 +344,7 @@ def apply_delta(category: Category, delta: LevelDelta) -> None:
         getattr(category, name)[level] += amount
 
 
-def brute_force_average(categories: Iterable[Category], products: Iterable[Product], category_id: str) -> dict:
+def brute_force_average(categories: Iterable[Category], products: Iterable[Product], category_id: str) -> AveragePrice:
     """The SPEC §5 answer by walking the tree: the reference the aggregates are tested against."""
     by_id = {c.id: c for c in categories}
     target = by_id[category_id]
@@ -355,13 +361,7 @@ def brute_force_average(categories: Iterable[Category], products: Iterable[Produ
     levels = {c.id: level_of(c) for c in by_id.values()}
     prices = [p.price_cents for p in products if levels.get(p.category_id) is not None]
     subcategories = sum(1 for level in levels.values() if level)
-    return {
-        "category_id": target.id,
-        "category": target.name,
-        "average_price": mean_cents(sum(prices), len(prices)),
-        "products_count": len(prices),
-        "subcategory_count": subcategories,
-    }
+    return AveragePrice(target.id, target.name, mean_cents(sum(prices), len(prices)), len(prices), subcategories)
 
 
 # --- product writes, as the repositories execute them (all of one call in one transaction)

@@ -264,7 +264,7 @@ class Importer:
             top = self.categories.get(lines[0][common - 1]) if common else None
             needed = sum(c.direct_products for c in members)
             within_reach = top is not None and all(c.depth - top.depth < rules.LEVELS for c in members)
-            if len(members) > 2 and within_reach and 2 * needed >= top.average()["products_count"]:
+            if len(members) > 2 and within_reach and 2 * needed >= top.average().products_count:
                 yield top, [c.id for c in members]
             else:
                 yield None, [c.id for c in members]

@@ -7,7 +7,14 @@ import dataclasses
 
 import pytest
 
-from chalicelib.domain.catalog import MISSING, STOCK_BELOW_RESERVED, AggregateDelta, UpdateProduct, WriteRefused
+from chalicelib.domain.catalog import (
+    MISSING,
+    STOCK_BELOW_RESERVED,
+    AggregateDelta,
+    AveragePrice,
+    UpdateProduct,
+    WriteRefused,
+)
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
 from chalicelib.services import bulk_import
 from chalicelib.services import catalog as service
@@ -115,16 +122,15 @@ def test_aggregates_follow_every_write(catalog):
     sub = service.create_category("Sub", top.id)
     p1 = service.create_product(uid("p"), 1000, None, 1, top.id)
     p2 = service.create_product(uid("p"), 3000, 2000, 1, sub.id)
-    assert service.average_price(top.id) == {"category_id": top.id, "category": top.name, "average_price": "20.00",
-                                             "products_count": 2, "subcategory_count": 1}
+    assert service.average_price(top.id) == AveragePrice(top.id, top.name, "20.00", 2, 1)
     service.update_product(p1.id, {"price_cents": 4000})
-    assert service.average_price(top.id)["average_price"] == "35.00"  # list prices, not discounts
+    assert service.average_price(top.id).average_price == "35.00"  # list prices, not discounts
     service.update_product(p1.id, {"category_id": sub.id})
-    assert service.average_price(sub.id)["products_count"] == 2
-    assert service.average_price(sub.id)["average_price"] == "35.00"
+    assert service.average_price(sub.id).products_count == 2
+    assert service.average_price(sub.id).average_price == "35.00"
     service.delete_product(p2.id)
-    assert service.average_price(top.id)["average_price"] == "40.00"
-    assert service.average_price(top.id)["products_count"] == 1
+    assert service.average_price(top.id).average_price == "40.00"
+    assert service.average_price(top.id).products_count == 1
 
 
 def test_deleting_a_category_needs_it_empty(catalog):
@@ -189,7 +195,7 @@ def test_bulk_upload_creates_then_updates(catalog):
 
         [root] = services().catalog.categories_named(top.casefold())
     summary = service.average_price(root.id)
-    assert (summary["products_count"], summary["average_price"], summary["subcategory_count"]) == (2, "70.00", 2)
+    assert (summary.products_count, summary.average_price, summary.subcategory_count) == (2, "70.00", 2)
     dry = bulk_import.upload(csv_text([("New", 1, 1, f"{top}/Lighting")]).encode(), "text/csv", dry_run=True)
     assert (dry.created, dry.status) == (1, 200)
-    assert service.average_price(root.id)["products_count"] == 2
+    assert service.average_price(root.id).products_count == 2

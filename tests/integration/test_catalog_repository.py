@@ -84,8 +84,8 @@ def test_five_level_chain_and_a_one_request_average(repo):
     with RequestCounter() as requests:
         top = service.average_price(cats[0].id)
     assert requests.calls == ["GetItem"]
-    assert (top["average_price"], top["products_count"], top["subcategory_count"]) == ("250.00", 4, 3)
-    assert service.average_price(cats[1].id)["average_price"] == "475.00"
+    assert (top.average_price, top.products_count, top.subcategory_count) == ("250.00", 4, 3)
+    assert service.average_price(cats[1].id).average_price == "475.00"
     categories, products = subtree([cats[0].id])
     for c in cats:
         assert service.average_price(c.id) == brute_force_average(categories, products, c.id)
@@ -190,7 +190,7 @@ def test_concurrent_creates_keep_the_aggregates_exact(repo):
         thread.join()
     assert not errors
     average = service.average_price(top.id)
-    assert average["products_count"] == 30
+    assert average.products_count == 30
     categories, products = subtree([top.id])
     assert average == brute_force_average(categories, products, top.id)
 
@@ -265,7 +265,7 @@ def test_a_refused_update_re_planned_as_a_create_keeps_the_transaction_within_10
     assert sizes[0] == 100 and max(sizes) <= 100
     categories, products = subtree([top.id])
     assert sorted(p.stock for p in products) == [2] * 100
-    assert service.average_price(top.id)["products_count"] == 100
+    assert service.average_price(top.id).products_count == 100
 
 
 def test_price_snapshots(repo):

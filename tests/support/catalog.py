@@ -67,7 +67,7 @@ class RequestCounter:
 WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 
 
-def brute_force(repo, category_id: str) -> dict:
+def brute_force(repo, category_id: str):
     """The average-price answer recomputed from every category and product an in-memory repo holds."""
     from chalicelib.domain.catalog import brute_force_average
 

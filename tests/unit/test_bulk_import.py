@@ -5,7 +5,15 @@ import math
 
 import pytest
 
-from chalicelib.domain.catalog import CHANGED, MISSING, STOCK_BELOW_RESERVED, CreateProduct, WriteFailure, WriteRefused
+from chalicelib.domain.catalog import (
+    CHANGED,
+    MISSING,
+    STOCK_BELOW_RESERVED,
+    AveragePrice,
+    CreateProduct,
+    WriteFailure,
+    WriteRefused,
+)
 from chalicelib.domain.errors import InvalidInput, PayloadTooLarge
 from chalicelib.services import bulk_import
 from chalicelib.services import catalog as service
@@ -39,8 +47,7 @@ def test_creates_products_and_missing_categories(repo):
     lighting = category_at(repo, "Home", "Lighting")
     assert lighting.depth == 1
     home = category_at(repo, "Home")
-    assert service.average_price(home.id) == {"category_id": home.id, "category": "Home", "average_price": "67.50",
-                                              "products_count": 2, "subcategory_count": 2}
+    assert service.average_price(home.id) == AveragePrice(home.id, "Home", "67.50", 2, 2)
     for category in repo.categories.values():
         assert service.average_price(category.id) == brute_force(repo, category.id)
 
@@ -58,7 +65,7 @@ def test_uploading_the_same_file_twice_updates_instead_of_duplicating(repo):
     assert (lamp.name, lamp.stock, lamp.price_cents) == ("lamp", 5, 2000)
     home = category_at(repo, "Home")
     assert service.average_price(home.id) == brute_force(repo, home.id)
-    assert service.average_price(home.id)["average_price"] == "70.00"
+    assert service.average_price(home.id).average_price == "70.00"
 
 
 def test_a_bare_name_finds_a_top_level_or_the_only_category_of_that_name(repo):
@@ -276,4 +283,4 @@ def test_a_batch_stays_within_100_transaction_items_when_a_refused_update_become
     assert (report.status, report.created, report.updated, report.errors) == (201, 1, 99, {})
     assert calls[0] == 100 and all(count <= 100 for count in calls)
     assert sorted(p.stock for p in repo.products.values()) == [2] * 100
-    assert service.average_price(shelf.id)["products_count"] == 100
+    assert service.average_price(shelf.id).products_count == 100

@@ -3,7 +3,14 @@
 import pytest
 
 from chalicelib.domain import catalog as rules
-from chalicelib.domain.catalog import AggregateDelta, Category, PriceSnapshot, apply_delta, brute_force_average
+from chalicelib.domain.catalog import (
+    AggregateDelta,
+    AveragePrice,
+    Category,
+    PriceSnapshot,
+    apply_delta,
+    brute_force_average,
+)
 
 
 def category(cid, parent=None):
@@ -150,19 +157,16 @@ def test_five_level_chain_average_from_aggregates():
     for cid, level_delta in delta.items():
         apply_delta(by_id[cid], level_delta)
     top = cats[0].average()
-    assert top == {"category_id": "c0", "category": "C0", "average_price": "250.00", "products_count": 4,
-                   "subcategory_count": 3}
-    assert cats[1].average()["average_price"] == "475.00"
-    assert cats[1].average()["products_count"] == 4
-    assert cats[4].average() == {"category_id": "c4", "category": "C4", "average_price": "1000.00",
-                                 "products_count": 1, "subcategory_count": 0}
+    assert top == AveragePrice("c0", "C0", "250.00", 4, 3)
+    assert cats[1].average().average_price == "475.00"
+    assert cats[1].average().products_count == 4
+    assert cats[4].average() == AveragePrice("c4", "C4", "1000.00", 1, 0)
     for c in cats:
         assert c.average() == brute_force_average(cats, products, c.id)
 
 
 def test_an_empty_category_has_no_average():
-    assert category("x").average() == {"category_id": "x", "category": "X", "average_price": None,
-                                       "products_count": 0, "subcategory_count": 0}
+    assert category("x").average() == AveragePrice("x", "X", None, 0, 0)
 
 
 def test_deltas_merge_and_cancel_out():

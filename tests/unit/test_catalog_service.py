@@ -2,7 +2,7 @@
 
 import pytest
 
-from chalicelib.domain.catalog import CHANGED, WriteFailure, WriteRefused
+from chalicelib.domain.catalog import CHANGED, AveragePrice, WriteFailure, WriteRefused
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
 from chalicelib.services import catalog as service
 from tests.support.catalog import brute_force, memory_catalog
@@ -26,10 +26,9 @@ def chain(prices=(100, 200, 300, 400, 1000)):
 def test_five_level_chain(repo):
     cats = chain()
     top = service.average_price(cats[0].id)
-    assert top == {"category_id": cats[0].id, "category": "Level 0", "average_price": "250.00",
-                   "products_count": 4, "subcategory_count": 3}
-    assert service.average_price(cats[1].id)["average_price"] == "475.00"
-    assert service.average_price(cats[1].id)["products_count"] == 4
+    assert top == AveragePrice(cats[0].id, "Level 0", "250.00", 4, 3)
+    assert service.average_price(cats[1].id).average_price == "475.00"
+    assert service.average_price(cats[1].id).products_count == 4
     for c in cats:
         assert service.average_price(c.id) == brute_force(repo, c.id)
 
@@ -100,7 +99,7 @@ def test_delete_only_empty_categories(repo):
     assert error.value.details == {"products": 1, "subcategories": 0}
     service.delete_product(product.id)
     service.delete_category(sub.id)
-    assert service.average_price(top.id)["subcategory_count"] == 0
+    assert service.average_price(top.id).subcategory_count == 0
     service.delete_category(top.id)
     with pytest.raises(NotFound):
         service.get_category(top.id)
@@ -231,7 +230,7 @@ def test_products_seeded_in_a_missing_category_can_still_be_edited_and_deleted(r
     home = service.create_category("Home", None)
     moved = service.update_product(seeded.id, {"category_id": home.id})
     assert moved.category_id == home.id
-    assert service.average_price(home.id)["average_price"] == "20.00"
+    assert service.average_price(home.id).average_price == "20.00"
     other = rules.new_product("Other", 1000, None, 5, "c-nowhere", "t")
     repo.products[other.id], repo.paths[other.id] = other, "/c-nowhere/"
     service.delete_product(other.id)
