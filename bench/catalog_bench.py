@@ -19,6 +19,7 @@ categories it creates). It prints a markdown table and writes bench/results/cata
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -95,7 +96,7 @@ def one_catalog(calls: Calls, size: int, reads: int) -> dict:
     root = f"Bench{size}-{int(time.time() * 1000)}"
     upload = rows_for(root, size).encode()
     report, created = calls.measure(lambda: bulk_import.upload(services(), upload, "text/csv"))
-    assert report.status == 201 and report.created == size, report.body()
+    assert report.status == 201 and report.created == size, report.errors
     repo = services().catalog
     top = repo.child_named(None, root.lower())
     dept = repo.child_named(top.id, "dept0")
@@ -111,14 +112,14 @@ def one_catalog(calls: Calls, size: int, reads: int) -> dict:
             "requests_per_read": max(counts),
             "requests_min": min(counts),
             "median_ms": round(statistics.median(samples) * 1000, 1),
-            "answer": answer,
+            "answer": dataclasses.asdict(answer),
         }
     if size == max(SIZES_RUN):
         _, again = calls.measure(lambda: bulk_import.upload(services(), upload, "text/csv"))
         figures["upload_same_file_again"] = _plain(again)
         changed = rows_for(root, size, price_shift=1).encode()
         report, changed_all = calls.measure(lambda: bulk_import.upload(services(), changed, "text/csv"))
-        assert report.updated == size, report.body()
+        assert report.updated == size, report.errors
         figures["upload_every_row_changed"] = _plain(changed_all)
     categories_created = 1 + DEPARTMENTS + DEPARTMENTS * SHELVES + min(size, DEPARTMENTS * SHELVES * 3)
     figures["categories_created"] = categories_created

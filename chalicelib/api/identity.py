@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from chalice import Blueprint, Response
 
 from chalicelib.api import login_cookie
-from chalicelib.api.responses import domain_error_response, json_response
+from chalicelib.api.responses import Reply, domain_error_response
 from chalicelib.api.routing import API_PREFIX, endpoint
 from chalicelib.auth import dev_issuer
 from chalicelib.domain.errors import DomainError, InvalidInput
@@ -33,9 +33,10 @@ CALLBACK_PATH = API_PREFIX + "/oidc/callback"
 DEV_AUTHORIZE_PATH = API_PREFIX + "/oidc/dev/authorize"
 PROFILE_ROUTE = API_PREFIX + "/me"
 
-SCHEMAS = "chalicelib.api.schemas.identity"
-PROFILE = f"{SCHEMAS}:Profile"
-PROFILE_UPDATE = f"{SCHEMAS}:ProfileUpdate"
+# Models by name: pydantic is imported on use, not at cold start. The response model is also the serializer.
+RESPONSE = "chalicelib.api.response_models.identity:"
+PROFILE = RESPONSE + "Profile"
+PROFILE_UPDATE = "chalicelib.api.request_models:ProfileUpdate"
 PROFILE_DESCRIPTION = (
     "Created on the first signed-in request. `profile_complete` is false while `missing_fields` lists "
     "fields (e.g. `phone_number`) still needed to place orders."
@@ -59,7 +60,7 @@ def _profile_fields(body: dict) -> dict:
 
 
 def _me(caller):
-    return json_response(caller.customer.profile())
+    return caller.customer
 
 
 def _update_me(caller):
@@ -68,7 +69,7 @@ def _update_me(caller):
     from chalicelib.services import customers
 
     fields = _profile_fields(json_object(bp.current_request))
-    return json_response(customers.update_profile(services(), caller.customer, fields).profile())
+    return customers.update_profile(services(), caller.customer, fields)
 
 
 @endpoint(bp, "/me", ["GET"], tags=["identity"], summary="Your profile", description=PROFILE_DESCRIPTION,
@@ -182,7 +183,7 @@ def _sign_in_body(signed_in: SignedIn, profile_complete: bool) -> dict:
     "callback hands the token to `/console` instead of answering JSON; any other `next` → 400 `invalid_next`.",
     query=[{"name": "next", "schema": {"type": "string", "enum": ["console"]},
             "description": "`console`: after sign-in, redirect to `/console#token=<id_token>`."}],
-    response=f"{SCHEMAS}:LoginStart",
+    response=RESPONSE + "LoginStart",
     response_headers={"Location": "The provider's authorization URL."},
     responses={502: "The provider's discovery document could not be read.",
                503: "OIDC_AUDIENCE is not set (and this is not a local stack)."},
@@ -196,11 +197,7 @@ def oidc_authenticate():
     started = login.start(_sign_in_provider(request), services().customers, _callback_uri(request), next_target)
     url = started.authorization_url
     cookie = login_cookie.set_cookie(_login_cookie_name(request), started.binding, max_age=login.STATE_TTL)
-    return Response(
-        body={"authorization_url": url},
-        status_code=302,
-        headers={"Location": url, "Content-Type": "application/json", "Set-Cookie": cookie, **NO_STORE},
-    )
+    return Reply({"authorization_url": url}, status=302, headers={"Location": url, "Set-Cookie": cookie, **NO_STORE})
 
 
 @endpoint(
@@ -214,7 +211,7 @@ def oidc_authenticate():
     "A sign-in started with `next=console` is answered with a 302 to `/console#token=<id_token>` instead.",
     query=[{"name": "code", "schema": {"type": "string"}}, {"name": "state", "schema": {"type": "string"}},
            {"name": "error", "schema": {"type": "string"}, "description": "Set by the provider on failure."}],
-    response=f"{SCHEMAS}:LoginResult",
+    response=RESPONSE + "LoginResult",
     responses={302: {"description": "Sign-in started with `next=console`: the token is handed to the console.",
                      "headers": {"Location": {"description": "`<base>/console#token=<id_token>`.",
                                               "schema": {"type": "string"}}}},
@@ -243,7 +240,7 @@ def oidc_callback():
         location = hand_over_location(signed_in.hand_over, signed_in.redirect_uri, _api_root(request),
                                       signed_in.id_token)
         return Response(body="", status_code=302, headers={"Location": location, **cleared})
-    return json_response(_sign_in_body(signed_in, customer.profile_complete), headers=cleared)
+    return Reply(_sign_in_body(signed_in, customer.profile_complete), headers=cleared)
 
 
 def _text(name: str, description: str, **schema) -> dict:

@@ -11,7 +11,6 @@ from chalice import Blueprint, Rate
 from chalicelib.api.caller import Caller
 from chalicelib.api.pagination import list_page
 from chalicelib.api.requests import query
-from chalicelib.api.responses import json_response
 from chalicelib.api.routing import endpoint
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import InvalidInput
@@ -29,7 +28,7 @@ ORDER_ID_MAX_LENGTH = 200
     "`?order_id=` narrows the list to one order (an order without notifications gives an empty list).",
     query=["limit", "cursor", {"name": "order_id", "description": "Only this order's notifications.",
                                  "schema": {"type": "string", "minLength": 1, "maxLength": ORDER_ID_MAX_LENGTH}}],
-    response="chalicelib.api.schemas.notifications:NotificationPage",  # named: no pydantic import at cold start
+    response="chalicelib.api.response_models.notifications:NotificationPage",  # named: no pydantic at cold start
 )
 def list_notifications(caller: Caller):
     from chalicelib.bootstrap import services
@@ -43,8 +42,8 @@ def list_notifications(caller: Caller):
             details={"order_id": [f"must be 1–{ORDER_ID_MAX_LENGTH} characters"]},
         )
     page = list_page(request, caller, order_id=order_id)
-    listed = notifications.list_notifications(services(), order_id, page.limit, page.position)
-    return json_response({**listed, "next_cursor": page.next_cursor(listed["next_cursor"])})
+    items, position = notifications.list_notifications(services(), order_id, page.limit, page.position)
+    return {"items": items, "next_cursor": page.next_cursor(position)}
 
 
 @bp.on_sqs_message(queue=get_settings().queue_name(NOTIFICATIONS_QUEUE.name), batch_size=10,

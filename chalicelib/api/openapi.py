@@ -2,8 +2,10 @@
 
 Every route in `app.routes` becomes an operation (the enveloped 405 views of api/system.py are left
 out: they are the absence of an operation). What `endpoint(...)` was told (`summary=`, `body=`,
-`response=`, `query=`, `responses=` …, stored on the handler as `api_doc`) fills in the details;
-path parameters, bearer security and the error responses are derived from the route itself.
+`response=`, `query=`, `responses=` …, stored on the handler as `api_doc`) fills in the details (a
+response's schema is that of the very model the route serializes its answer through:
+`responses.response_model`); path parameters, bearer security and the error responses are derived
+from the route itself.
 
 Imported only by the docs routes and the tests, never on the cold-start path of other routes.
 """
@@ -16,7 +18,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.api.schemas.common import ErrorEnvelope, GatewayUnauthorized
+from chalicelib.api.response_models.common import ErrorEnvelope, GatewayUnauthorized
+from chalicelib.api.responses import resolve, response_model, success_status
 
 OPENAPI_VERSION = "3.0.3"
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -114,19 +117,6 @@ def _oas30(schema: Any) -> Any:
     return out
 
 
-MODEL_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-
-
-def _resolve(value: Any) -> Any:
-    """A model given as "package.module:Name" (so a blueprint need not import pydantic to document itself)."""
-    if isinstance(value, str) and MODEL_PATH.match(value):
-        import importlib
-
-        module, name = value.split(":")
-        return getattr(importlib.import_module(module), name)
-    return value
-
-
 def _is_model(value: Any) -> bool:
     return isinstance(value, type) and issubclass(value, BaseModel)
 
@@ -147,7 +137,7 @@ class _Schemas:
         return placeholder
 
     def schema(self, value: Any, mode: str) -> dict:
-        value = _resolve(value)
+        value = resolve(value)
         if _is_model(value):
             return self.ref(value, mode)
         if value is str:
@@ -172,7 +162,7 @@ class _Schemas:
 
 
 def _parameters(spec: Any, location: str, schemas: _Schemas) -> list[dict]:
-    spec = _resolve(spec)
+    spec = resolve(spec)
     if spec is None:
         return []
     if _is_model(spec):
@@ -201,7 +191,7 @@ def _error_response(status: int, description: str | None = None) -> dict:
 
 
 def _extra_response(status: int, value: Any, schemas: _Schemas, media_type: str) -> dict:
-    value = _resolve(value)
+    value = resolve(value)
     if isinstance(value, str):
         if status >= 400:
             return _error_response(status, value)
@@ -258,13 +248,13 @@ def _operation(path: str, method: str, entry, schemas: _Schemas, seen_ids: set[s
         }
 
     media_type = doc.get("media_type", JSON)
-    status = int(doc.get("status", 200))
+    status = success_status(doc)
     success: dict[str, Any] = {"description": "OK" if status < 300 else "See the headers."}
     if status == 201:
         success["description"] = "Created."
     if status == 204:
         success["description"] = "No content."
-    response = doc.get("response")
+    response = response_model(doc, status)  # the model the route serializes through (api/responses.py)
     if response is not None:
         success["content"] = {media_type: {"schema": schemas.schema(response, "serialization")}}
     if doc.get("response_headers"):

@@ -6,14 +6,15 @@ from chalice import Blueprint, Rate
 
 from chalicelib.api.pagination import list_page
 from chalicelib.api.requests import json_object, query
-from chalicelib.api.responses import json_response
+from chalicelib.api.responses import Reply
 from chalicelib.api.routing import endpoint
 from chalicelib.domain.orders import check_idempotency_key
 
 bp = Blueprint(__name__)
 
-M = "chalicelib.api.order_models:"  # models by name: pydantic is imported on use, not at cold start
-SCHEMAS = "chalicelib.api.schemas.orders:"
+# Models by name: pydantic is imported on use, not at cold start. The response model is also the serializer.
+REQUEST = "chalicelib.api.request_models:"
+RESPONSE = "chalicelib.api.response_models.orders:"
 
 
 IDEMPOTENCY_HEADER = {
@@ -30,7 +31,7 @@ STATUS_QUERY = {
 }
 
 @endpoint(
-    bp, "/orders", ["POST"], summary="Place an order", body=M + "PlaceOrderIn", response=SCHEMAS + "Order",
+    bp, "/orders", ["POST"], summary="Place an order", body=REQUEST + "PlaceOrderIn", response=RESPONSE + "Order",
     status=201,
     headers=[IDEMPOTENCY_HEADER],
     description="Reserves every item's quantity and records the order in one atomic step (all items or none). "
@@ -46,22 +47,22 @@ STATUS_QUERY = {
 )
 def place_order(caller):
     # Views import the service (PynamoDB, botocore) and the request models (pydantic) on use: cold start.
-    from chalicelib.api import order_models
+    from chalicelib.api import request_models
     from chalicelib.bootstrap import services
     from chalicelib.services import orders
 
     request = bp.current_request
     key = check_idempotency_key((request.headers or {}).get("idempotency-key"))
-    body = order_models.parse_place_order(json_object(request))
+    body = request_models.parse_place_order(json_object(request))
     order, replayed = orders.place_order(services(), caller, [(i.product_id, i.quantity) for i in body.items], key)
     headers = {"Location": f"/api/v1/orders/{order.id}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return json_response(order.to_dict(), status=201, headers=headers)
+    return Reply(order, status=201, headers=headers)
 
 
 @endpoint(
-    bp, "/orders", ["GET"], summary="List orders, newest first", response=SCHEMAS + "OrderPage",
+    bp, "/orders", ["GET"], summary="List orders, newest first", response=RESPONSE + "OrderPage",
     query=[STATUS_QUERY, "limit", "cursor"], description="Customers see their own orders; staff see every order.",
 )
 def list_orders(caller):
@@ -73,23 +74,23 @@ def list_orders(caller):
     # Staff and customers read different lists (every order / their own): a role change starts over.
     page = list_page(request, caller, status=status, every_order=caller.is_staff)
     found, position = orders.list_orders(services(), caller, status, page.limit, page.position)
-    return json_response({"items": [o.to_dict() for o in found], "next_cursor": page.next_cursor(position)})
+    return {"items": found, "next_cursor": page.next_cursor(position)}
 
 
 @endpoint(
-    bp, "/orders/{order_id}", ["GET"], summary="One order", response=SCHEMAS + "Order",
+    bp, "/orders/{order_id}", ["GET"], summary="One order", response=RESPONSE + "Order",
     description="For its owner or staff; anyone else gets 404.",
 )
 def get_order(caller, order_id):
     from chalicelib.bootstrap import services
     from chalicelib.services import orders
 
-    return json_response(orders.get_order(services(), caller, order_id).to_dict())
+    return orders.get_order(services(), caller, order_id)
 
 
 @endpoint(
-    bp, "/orders/{order_id}", ["PATCH"], staff=True, summary="Approve or cancel an order", body=M + "StatusChangeIn",
-    response=SCHEMAS + "Order",
+    bp, "/orders/{order_id}", ["PATCH"], staff=True, summary="Approve or cancel an order",
+    body=REQUEST + "StatusChangeIn", response=RESPONSE + "Order",
     description="`{status}` only. COMPLETED deducts stock and releases the reservation; CANCELED releases it. "
                 "Only a PENDING order changes, once.",
     responses={
@@ -99,14 +100,14 @@ def get_order(caller, order_id):
     },
 )
 def change_order_status(caller, order_id):
-    from chalicelib.api.order_models import StatusChangeIn
+    from chalicelib.api.request_models import StatusChangeIn
     from chalicelib.api.requests import validate
     from chalicelib.bootstrap import services
     from chalicelib.services import orders
 
     order = orders.get_order(services(), caller, order_id)  # an unknown id is a 404 whatever the body
     body = validate(StatusChangeIn, json_object(bp.current_request))
-    return json_response(orders.change_status(services(), caller, order, body.status).to_dict())
+    return orders.change_status(services(), caller, order, body.status)
 
 
 # --- hold expiry: every minute on AWS; the local worker runs the same job every 10 s (services/jobs.py)

@@ -14,7 +14,7 @@ from chalicelib.adapters.dynamodb import retry
 from chalicelib.api.authorizer import bearer
 from chalicelib.api.caller import Caller
 from chalicelib.api.request_text import check_request_text
-from chalicelib.api.responses import domain_error_response, error_response
+from chalicelib.api.responses import answer, domain_error_response, error_response
 from chalicelib.domain.errors import DomainError, NotFound, TryAgain
 from chalicelib.domain.keys import MAX_ID_BYTES, plausible_id
 
@@ -41,9 +41,9 @@ def check_path_ids(params: dict) -> None:
             raise NotFound("no such resource", details={name: [f"no id is longer than {MAX_ID_BYTES} bytes"]})
 
 
-def guarded(view, *, public: bool, staff: bool, request_of):
+def guarded(view, *, public: bool, staff: bool, request_of, doc: dict):
     """Wraps a view: checks the request's text, builds the Caller, enforces the role, then the path ids,
-    and maps every error to the envelope."""
+    serializes the view's result through its documented response model and maps every error to the envelope."""
 
     @functools.wraps(view)
     def handler(*args, **kwargs):
@@ -51,12 +51,12 @@ def guarded(view, *, public: bool, staff: bool, request_of):
             check_request_text(request_of())
             if public:
                 check_path_ids(kwargs)
-                return view(*args, **kwargs)
+                return answer(view(*args, **kwargs), doc)
             caller = Caller.from_request(request_of())
             if staff:
                 caller.require_staff()
             check_path_ids(kwargs)
-            return view(caller, *args, **kwargs)
+            return answer(view(caller, *args, **kwargs), doc)
         except DomainError as error:
             return domain_error_response(error)
         except ChaliceViewError as error:
@@ -82,23 +82,26 @@ def endpoint(
 ):
     """Registers `view` on `bp` for `path` (relative to /api/v1) and `methods`.
 
-    Views of non-public routes receive the Caller as their first argument.
+    Views of non-public routes receive the Caller as their first argument. A view returns a domain value
+    (or a `responses.Reply` with its own status and headers), serialized through the response model
+    documented for that status, or a chalice Response it built itself (no JSON body model: HTML, 204, files).
 
     Optional keyword arguments document the operation in the OpenAPI document (chalicelib/api/openapi.py
     reads them; nothing here imports it): `summary`, `description`, `body` (a pydantic model, or
-    {media type: model or schema}), `response` (pydantic model of the success body), `status` (success
-    status, default 200), `query` and `headers` (a pydantic model, or a list of parameter names from
-    openapi.COMMON_PARAMETERS and parameter dicts), `responses` ({status: description, model or response
-    object}), `response_headers`, `media_type`, `tags`. A model may be named "package.module:Name" so
-    that a module documenting itself need not import pydantic at cold start.
+    {media type: model or schema}), `response` (the pydantic model of the success body, which is also
+    its serializer), `status` (success status, default 200), `query` and `headers` (a pydantic model, or a
+    list of parameter names from openapi.COMMON_PARAMETERS and parameter dicts), `responses` ({status:
+    description, model or response object}), `response_headers`, `media_type`, `tags`. A model may be
+    named "package.module:Name" so that a module documenting itself need not import pydantic at cold start.
     """
     unknown = set(doc) - DOC_KEYWORDS
     if unknown:
         raise TypeError(f"endpoint() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
 
     def register(view):
-        handler = guarded(view, public=public, staff=staff, request_of=lambda: bp.current_request)
-        handler.api_doc = {**doc, "public": public, "staff": staff}
+        api_doc = {**doc, "public": public, "staff": staff}
+        handler = guarded(view, public=public, staff=staff, request_of=lambda: bp.current_request, doc=api_doc)
+        handler.api_doc = api_doc
         bp.route(
             path,
             methods=methods,

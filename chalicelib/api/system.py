@@ -2,7 +2,7 @@
 
 from chalice import Blueprint, Chalice, Response
 
-from chalicelib.api.responses import error_body, json_response
+from chalicelib.api.responses import error_body
 from chalicelib.api.routing import endpoint
 
 bp = Blueprint(__name__)
@@ -11,9 +11,9 @@ STANDARD_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 @endpoint(bp, "/health", ["GET"], public=True, summary="Liveness: {\"status\": \"ok\"}",
-          response="chalicelib.api.schemas.common:Health")  # named: no pydantic import at cold start
+          response="chalicelib.api.response_models.common:Health")  # named: no pydantic import at cold start
 def health():
-    return json_response({"status": "ok"})
+    return {"status": "ok"}
 
 
 def add_method_not_allowed_routes(app: Chalice) -> None:

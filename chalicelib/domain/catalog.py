@@ -145,6 +145,17 @@ def parse_path(value: object) -> tuple[str, ...]:
 # --- categories
 
 
+@dataclass(frozen=True)
+class AveragePrice:
+    """SPEC §5 `calculate_average_price` of one category: over it and its descendants down to 3 levels below."""
+
+    category_id: str
+    category: str  # its name
+    average_price: str | None  # two places; None when there is nothing to average
+    products_count: int
+    subcategory_count: int
+
+
 @dataclass
 class Category:
     id: str
@@ -184,28 +195,12 @@ class Category:
     def direct_children(self) -> int:
         return int(self.subcategory_counts[1])
 
-    def average(self) -> dict:
+    def average(self) -> AveragePrice:
         """SPEC §5 `calculate_average_price`, from this category's own aggregates."""
         total = sum(int(v) for v in self.price_sums)
         count = sum(int(v) for v in self.product_counts)
-        return {
-            "category_id": self.id,
-            "category": self.name,
-            "average_price": mean_cents(total, count),
-            "products_count": count,
-            "subcategory_count": sum(int(v) for v in self.subcategory_counts[1:]),
-        }
-
-    def view(self) -> dict:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "parent_id": self.parent_id,
-            "depth": self.depth,
-            "ancestors": list(self.ancestors),
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
+        subcategories = sum(int(v) for v in self.subcategory_counts[1:])
+        return AveragePrice(self.id, self.name, mean_cents(total, count), count, subcategories)
 
 
 def new_category(name: str, parent: Category | None, now: str) -> Category:
@@ -244,21 +239,6 @@ class Product:
     @property
     def current_price_cents(self) -> int:
         return self.price_cents if self.discount_price_cents is None else self.discount_price_cents
-
-    def view(self) -> dict:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "price": format_cents(self.price_cents),
-            "discount_price": format_cents(self.discount_price_cents),
-            "current_price": format_cents(self.current_price_cents),
-            "stock": self.stock,
-            "reserved": self.reserved,
-            "available": self.available,
-            "category_id": self.category_id,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
 
 
 EDITABLE = ("name", "price_cents", "discount_price_cents", "stock", "category_id")
@@ -481,11 +461,3 @@ class PriceSnapshot:
     def slot(self) -> str:
         """The hour it belongs to: a second snapshot in the same hour replaces the first."""
         return self.taken_at[:13]
-
-    def view(self) -> dict:
-        return {
-            "taken_at": self.taken_at,
-            "average_price": mean_cents(self.price_sum_cents, self.products_count),
-            "products_count": self.products_count,
-            "subcategory_count": self.subcategory_count,
-        }

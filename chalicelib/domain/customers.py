@@ -50,17 +50,6 @@ class Customer:
     def is_staff(self) -> bool:
         return self.role == ADMIN
 
-    def profile(self) -> dict:
-        return {
-            "id": self.id,
-            "email": self.email,
-            "name": self.name,
-            "phone_number": self.phone_number,
-            "role": self.role,
-            "profile_complete": self.profile_complete,
-            "missing_fields": self.missing_fields,
-        }
-
 
 def is_configured_admin(email: str, email_verified: bool, admin_emails: tuple[str, ...]) -> bool:
     """ADMIN_EMAILS grants staff only to an email the issuer says it verified."""

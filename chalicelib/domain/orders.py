@@ -17,7 +17,7 @@ from chalicelib.domain.clock import iso
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, TryAgain  # noqa: F401 (TryAgain: re-exported)
 from chalicelib.domain.keys import is_valid_text
-from chalicelib.domain.money import CENT, format_cents
+from chalicelib.domain.money import CENT
 from chalicelib.domain.notifications import ORDER_APPROVED, ORDER_CANCELLED
 
 PENDING = "PENDING"
@@ -203,24 +203,12 @@ class OrderLine:
     def line_total(self) -> Decimal:
         return line_total(to_decimal(self.price_cents), self.quantity)
 
-    def to_dict(self) -> dict:
-        return {
-            "product_id": self.product_id,
-            "name": self.name,
-            "quantity": self.quantity,
-            "price_at_time_of_order": format_cents(self.price_cents),
-            "line_total": str(self.line_total),
-        }
-
 
 @dataclass
 class HistoryEntry:
     status: str
     at: str
     by: str
-
-    def to_dict(self) -> dict:
-        return {"status": self.status, "at": self.at, "by": self.by}
 
 
 @dataclass
@@ -258,19 +246,6 @@ class Order:
             **{**self.__dict__, "status": status, "updated_at": at,
                "history": [*self.history, HistoryEntry(status, at, by)]}
         )
-
-    def to_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "number": self.number,
-            "customer_id": self.customer_id,
-            "status": self.status,
-            "items": [line.to_dict() for line in self.items],
-            "total_price": str(self.total),
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "history": [entry.to_dict() for entry in self.history],
-        }
 
 
 def new_order(

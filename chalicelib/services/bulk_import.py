@@ -52,28 +52,10 @@ class Report:
 
     @property
     def status(self) -> int:
+        """The answer's status; its body is the response model the route documents for it."""
         if not self.errors:
             return 200 if self.dry_run else 201
         return 207 if self.created or self.updated else 400
-
-    def body(self) -> dict:
-        body = {
-            "products_created": self.created,
-            "products_updated": self.updated,
-            "errors": [{"row": row, "errors": self.errors[row]} for row in sorted(self.errors)],
-        }
-        if self.dry_run:
-            body["dry_run"] = True
-        if self.status == 400:  # none applied: also the error envelope every 4xx carries
-            body = {
-                "error": {
-                    "code": "no_rows_applied",
-                    "message": "no row of the file could be applied; see errors",
-                    "details": {"errors": body["errors"]},
-                },
-                **body,
-            }
-        return body
 
 
 @dataclass
@@ -281,7 +263,7 @@ class Importer:
             top = self.categories.get(lines[0][common - 1]) if common else None
             needed = sum(c.direct_products for c in members)
             within_reach = top is not None and all(c.depth - top.depth < rules.LEVELS for c in members)
-            if len(members) > 2 and within_reach and 2 * needed >= top.average()["products_count"]:
+            if len(members) > 2 and within_reach and 2 * needed >= top.average().products_count:
                 yield top, [c.id for c in members]
             else:
                 yield None, [c.id for c in members]

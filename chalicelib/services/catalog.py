@@ -142,7 +142,7 @@ def delete_category(svc: Services, category_id: str) -> None:
     raise _gave_up()
 
 
-def average_price(svc: Services, category_id: str) -> dict:
+def average_price(svc: Services, category_id: str) -> rules.AveragePrice:
     """SPEC §5: one read of the category's own aggregates, whatever the size of the catalog."""
     return get_category(svc, category_id).average()
 

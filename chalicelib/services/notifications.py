@@ -58,8 +58,6 @@ logger = logging.getLogger("ekiosk.notifications")
 SWEEP_LIMIT = 500
 MAX_DELAY_SECONDS = 60  # SPEC §8: never more than 60 s between attempts
 COALESCE_SECONDS = 0.01  # after a provider call completes, wait this long for others to record them together
-PUBLIC_FIELDS = ("id", "order_id", "event", "channel", "recipient", "message", "status", "attempts",
-                 "provider_message_id", "error", "created_at", "sent_at")
 
 # The decisions of an Outcome
 SETTLED = "settled"  # nothing more to do with this message
@@ -322,13 +320,9 @@ def sweep_pending(svc: Services, limit: int = SWEEP_LIMIT) -> int:
     return len(ids)
 
 
-def public_view(notification: Notification) -> dict:
-    return {name: getattr(notification, name) for name in PUBLIC_FIELDS}
-
-
-def list_notifications(svc: Services, order_id: str | None, limit: int, cursor: str | None) -> dict:
-    items, next_cursor = svc.notifications.list(order_id, limit, cursor)
-    return {"items": [public_view(n) for n in items], "next_cursor": next_cursor}
+def list_notifications(svc: Services, order_id: str | None, limit: int,
+                       cursor: str | None) -> tuple[list[Notification], str | None]:
+    return svc.notifications.list(order_id, limit, cursor)
 
 
 def redrive_dead_letters(svc: Services, *, limit: int = 100_000, wait_seconds: int = 1,

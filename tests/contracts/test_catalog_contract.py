@@ -8,7 +8,14 @@ import dataclasses
 import pytest
 
 from chalicelib.bootstrap import services
-from chalicelib.domain.catalog import MISSING, STOCK_BELOW_RESERVED, AggregateDelta, UpdateProduct, WriteRefused
+from chalicelib.domain.catalog import (
+    MISSING,
+    STOCK_BELOW_RESERVED,
+    AggregateDelta,
+    AveragePrice,
+    UpdateProduct,
+    WriteRefused,
+)
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
 from chalicelib.services import bulk_import
 from chalicelib.services import catalog as service
@@ -117,17 +124,15 @@ def test_aggregates_follow_every_write(catalog):
     sub = service.create_category(services(), "Sub", top.id)
     p1 = service.create_product(services(), uid("p"), 1000, None, 1, top.id)
     p2 = service.create_product(services(), uid("p"), 3000, 2000, 1, sub.id)
-    assert service.average_price(services(), top.id) == {"category_id": top.id, "category": top.name,
-                                                         "average_price": "20.00",
-                                             "products_count": 2, "subcategory_count": 1}
+    assert service.average_price(services(), top.id) == AveragePrice(top.id, top.name, "20.00", 2, 1)
     service.update_product(services(), p1.id, {"price_cents": 4000})
-    assert service.average_price(services(), top.id)["average_price"] == "35.00"  # list prices, not discounts
+    assert service.average_price(services(), top.id).average_price == "35.00"  # list prices, not discounts
     service.update_product(services(), p1.id, {"category_id": sub.id})
-    assert service.average_price(services(), sub.id)["products_count"] == 2
-    assert service.average_price(services(), sub.id)["average_price"] == "35.00"
+    assert service.average_price(services(), sub.id).products_count == 2
+    assert service.average_price(services(), sub.id).average_price == "35.00"
     service.delete_product(services(), p2.id)
-    assert service.average_price(services(), top.id)["average_price"] == "40.00"
-    assert service.average_price(services(), top.id)["products_count"] == 1
+    assert service.average_price(services(), top.id).average_price == "40.00"
+    assert service.average_price(services(), top.id).products_count == 1
 
 
 def test_deleting_a_category_needs_it_empty(catalog):
@@ -191,8 +196,8 @@ def test_bulk_upload_creates_then_updates(catalog):
     if root is None:  # more top-level categories than one page: find it by name
         [root] = services().catalog.categories_named(top.casefold())
     summary = service.average_price(services(), root.id)
-    assert (summary["products_count"], summary["average_price"], summary["subcategory_count"]) == (2, "70.00", 2)
+    assert (summary.products_count, summary.average_price, summary.subcategory_count) == (2, "70.00", 2)
     dry = bulk_import.upload(services(), csv_text([("New", 1, 1, f"{top}/Lighting")]).encode(), "text/csv",
                              dry_run=True)
     assert (dry.created, dry.status) == (1, 200)
-    assert service.average_price(services(), root.id)["products_count"] == 2
+    assert service.average_price(services(), root.id).products_count == 2

@@ -8,6 +8,8 @@ import threading
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from chalicelib.api.response_models.catalog import PriceSnapshot
+from chalicelib.api.responses import serialize
 from chalicelib.bootstrap import services
 from chalicelib.domain import catalog as rules
 from chalicelib.domain.catalog import (
@@ -90,8 +92,8 @@ def test_five_level_chain_and_a_one_request_average(repo):
     with RequestCounter() as requests:
         top = service.average_price(services(), cats[0].id)
     assert requests.calls == ["GetItem"]
-    assert (top["average_price"], top["products_count"], top["subcategory_count"]) == ("250.00", 4, 3)
-    assert service.average_price(services(), cats[1].id)["average_price"] == "475.00"
+    assert (top.average_price, top.products_count, top.subcategory_count) == ("250.00", 4, 3)
+    assert service.average_price(services(), cats[1].id).average_price == "475.00"
     categories, products = subtree([cats[0].id])
     for c in cats:
         assert service.average_price(services(), c.id) == brute_force_average(categories, products, c.id)
@@ -196,7 +198,7 @@ def test_concurrent_creates_keep_the_aggregates_exact(repo):
         thread.join()
     assert not errors
     average = service.average_price(services(), top.id)
-    assert average["products_count"] == 30
+    assert average.products_count == 30
     categories, products = subtree([top.id])
     assert average == brute_force_average(categories, products, top.id)
 
@@ -272,7 +274,7 @@ def test_a_refused_update_re_planned_as_a_create_keeps_the_transaction_within_10
     assert sizes[0] == 100 and max(sizes) <= 100
     categories, products = subtree([top.id])
     assert sorted(p.stock for p in products) == [2] * 100
-    assert service.average_price(services(), top.id)["products_count"] == 100
+    assert service.average_price(services(), top.id).products_count == 100
 
 
 def test_price_snapshots(repo):
@@ -284,5 +286,5 @@ def test_price_snapshots(repo):
     price_history.snapshot_all(services(), now="2030-01-01T02:00:00.000000Z")
     snapshots, cursor = price_history.history(services(), category.id, 10, None)
     assert cursor is None
-    assert [(s.taken_at[:16], s.view()["average_price"]) for s in snapshots] == [
+    assert [(s.taken_at[:16], serialize(PriceSnapshot, s)["average_price"]) for s in snapshots] == [
         ("2030-01-01T02:00", "20.00"), ("2030-01-01T01:59", "10.00")]

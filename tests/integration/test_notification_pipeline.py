@@ -196,14 +196,14 @@ def test_listing_pages_through_dynamodb_indexes(svc):
     ids += add(svc, email_draft(order), enqueue=False)
     time.sleep(0.002)
     ids += add(svc, sms_draft(order, event="order_cancelled"), enqueue=False)
-    first = service.list_notifications(svc, order, 2, None)
-    second = service.list_notifications(svc, order, 2, first["next_cursor"])
-    assert [n["id"] for n in first["items"] + second["items"]] == ids[::-1]
-    assert second["next_cursor"] is None
-    everything = service.list_notifications(svc, None, 100, None)["items"]
-    assert everything[0]["id"] == ids[-1]  # newest first across orders
+    first, cursor = service.list_notifications(svc, order, 2, None)
+    second, last_cursor = service.list_notifications(svc, order, 2, cursor)
+    assert [n.id for n in first + second] == ids[::-1]
+    assert last_cursor is None
+    everything, _ = service.list_notifications(svc, None, 100, None)
+    assert everything[0].id == ids[-1]  # newest first across orders
     with pytest.raises(InvalidInput):
-        service.list_notifications(svc, order, 2, service.list_notifications(svc, None, 1, None)["next_cursor"] + "x")
+        service.list_notifications(svc, order, 2, service.list_notifications(svc, None, 1, None)[1] + "x")
 
 
 def test_the_worker_sends_sms_and_email_once_and_records_them_sent(svc, worker, fake):

@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from chalicelib.api.caller import Caller
+from chalicelib.api.response_models.orders import Order
+from chalicelib.api.responses import serialize
 from chalicelib.auth.tokens import Identity
 from chalicelib.bootstrap import services
 from chalicelib.domain.errors import InvalidInput, NotFound
@@ -54,7 +56,7 @@ def test_place_reserves_snapshots_and_records_notifications(seed, buyer):
     b = seed.product(stock=9, price_cents=2_000, discount_price_cents=1_550, name="Mouse")
     order, replayed = orders.place_order(services(), buyer, [(a, 2), (b, 3)])
     assert not replayed
-    body = order.to_dict()
+    body = serialize(Order, order)
     assert body["status"] == PENDING and body["customer_id"] == buyer.id
     assert body["items"] == [
         {"product_id": a, "name": "Laptop bag", "quantity": 2, "price_at_time_of_order": "1500.00",
@@ -66,7 +68,7 @@ def test_place_reserves_snapshots_and_records_notifications(seed, buyer):
     assert seed.product_state(a) == {"stock": 5, "reserved": 2, "available": 3}
     assert seed.product_state(b) == {"stock": 9, "reserved": 3, "available": 6}
     stored = services().orders.get(order.id)
-    assert stored.to_dict() == body
+    assert serialize(Order, stored) == body
     records = {n["channel"]: n for n in seed.notifications_of(order.id)}
     assert set(records) == {"SMS", "EMAIL"}
     assert all(n["status"] == "PENDING" and n["pending"] == "PENDING" for n in records.values())
@@ -139,7 +141,7 @@ def test_idempotency_key_same_body_replays_different_body_conflicts(seed, buyer)
     first, replayed = orders.place_order(services(), buyer, [(a, 2), (b, 1)], "key-1")
     assert not replayed
     again, replayed = orders.place_order(services(), buyer, [(b, 1), (a, 2)], "key-1")  # same items, other order
-    assert replayed and again.to_dict() == first.to_dict()
+    assert replayed and again == first
     assert seed.product_state(a)["reserved"] == 2
     with pytest.raises(IdempotencyMismatch):
         orders.place_order(services(), buyer, [(a, 3)], "key-1")
@@ -182,7 +184,7 @@ def test_approve_deducts_stock_and_releases_the_reservation(seed, buyer, staff_c
     assert done.history[-1].by == staff_caller.id
     assert seed.product_state(a) == {"stock": 3, "reserved": 0, "available": 3}
     assert seed.product_state(b) == {"stock": 0, "reserved": 0, "available": 0}
-    assert services().orders.get(order.id).to_dict() == done.to_dict()
+    assert services().orders.get(order.id) == done
     sms = [n for n in seed.notifications_of(order.id) if n["event"] == "order_approved"]
     assert [n["message"] for n in sms] == [
         f"Good news, {buyer.customer.phone_number}! Your order #{order.number} has been approved."

@@ -13,7 +13,7 @@ from chalicelib.bootstrap import services
 from chalicelib.domain.errors import Conflict
 from chalicelib.services import bulk_import
 from chalicelib.services import catalog as service
-from tests.support.catalog import csv_text, unique
+from tests.support.catalog import csv_text, report_body, unique
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_concurrent_uploads_of_one_file_create_each_product_once(emulator):
         thread.start()
     for thread in threads:
         thread.join()
-    assert all(not r.errors for r in reports), [r.body() for r in reports]
+    assert all(not r.errors for r in reports), [report_body(r) for r in reports]
     assert sum(r.created for r in reports) == 20 and sum(r.created + r.updated for r in reports) == 60
     category = services().catalog.child_named(None, top.casefold())
     assert len(products_in(category.id)) == 21

@@ -13,7 +13,7 @@ from chalicelib.bootstrap import services
 from chalicelib.domain.errors import TryAgain
 from chalicelib.services import bulk_import
 from chalicelib.services import catalog as service
-from tests.support.catalog import csv_text, unique
+from tests.support.catalog import csv_text, report_body, unique
 from tests.support.faults import StoreFaults, error
 from tests.support.notifications import sms_draft
 
@@ -72,7 +72,7 @@ def test_throttled_transactions_mid_upload_are_retried_and_the_report_is_intact(
                 error("TransactionCanceledException", reasons=[None, "TransactionConflict"]),
                 error("ThrottlingException"))
     report = bulk_import.upload(services(), body, "text/csv")
-    assert report.body() == {"products_created": 10, "products_updated": 0, "errors": []}, report.body()
+    assert report_body(report) == {"products_created": 10, "products_updated": 0, "errors": []}, report_body(report)
     again = bulk_import.upload(services(), body, "text/csv")
     assert (again.created, again.updated, again.errors) == (0, 10, {})
 

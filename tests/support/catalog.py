@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from chalicelib.bootstrap import Services, services, use_services
 from chalicelib.config import load_settings
-from chalicelib.domain.catalog import LEVELS, AggregateDelta, Category, Product
+from chalicelib.domain.catalog import LEVELS, AggregateDelta, AveragePrice, Category, Product
 from chalicelib.domain.money import mean_cents
 
 _counter = itertools.count()
@@ -80,7 +80,7 @@ def product_delta(before: tuple[Category, int] | None, after: tuple[Category, in
     return delta
 
 
-def brute_force_average(categories: Iterable[Category], products: Iterable[Product], category_id: str) -> dict:
+def brute_force_average(categories: Iterable[Category], products: Iterable[Product], category_id: str) -> AveragePrice:
     """The SPEC §5 answer by walking the tree: the reference the aggregates are tested against."""
     by_id = {c.id: c for c in categories}
     target = by_id[category_id]
@@ -97,18 +97,20 @@ def brute_force_average(categories: Iterable[Category], products: Iterable[Produ
     levels = {c.id: level_of(c) for c in by_id.values()}
     prices = [p.price_cents for p in products if levels.get(p.category_id) is not None]
     subcategories = sum(1 for level in levels.values() if level)
-    return {
-        "category_id": target.id,
-        "category": target.name,
-        "average_price": mean_cents(sum(prices), len(prices)),
-        "products_count": len(prices),
-        "subcategory_count": subcategories,
-    }
+    return AveragePrice(target.id, target.name, mean_cents(sum(prices), len(prices)), len(prices), subcategories)
 
 
-def brute_force(repo, category_id: str) -> dict:
+def brute_force(repo, category_id: str) -> AveragePrice:
     """The average-price answer recomputed from every category and product an in-memory repo holds."""
     return brute_force_average(repo.categories.values(), repo.products.values(), category_id)
+
+
+def report_body(report) -> dict:
+    """A bulk upload's answer body, through the response model the route documents for the report's status."""
+    from chalicelib.api.catalog import BULK_DOC
+    from chalicelib.api.responses import response_model, serialize
+
+    return serialize(response_model(BULK_DOC, report.status), report)
 
 
 def csv_text(rows: list[tuple], header: str = "name,stock,price,category") -> str:

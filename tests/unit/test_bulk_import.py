@@ -6,11 +6,19 @@ import math
 import pytest
 
 from chalicelib.bootstrap import services
-from chalicelib.domain.catalog import CHANGED, MISSING, STOCK_BELOW_RESERVED, CreateProduct, WriteFailure, WriteRefused
+from chalicelib.domain.catalog import (
+    CHANGED,
+    MISSING,
+    STOCK_BELOW_RESERVED,
+    AveragePrice,
+    CreateProduct,
+    WriteFailure,
+    WriteRefused,
+)
 from chalicelib.domain.errors import InvalidInput, PayloadTooLarge
 from chalicelib.services import bulk_import
 from chalicelib.services import catalog as service
-from tests.support.catalog import brute_force, csv_text, memory_catalog, multipart
+from tests.support.catalog import brute_force, csv_text, memory_catalog, multipart, report_body
 
 
 @pytest.fixture
@@ -36,13 +44,11 @@ def test_creates_products_and_missing_categories(repo):
     report = upload(csv_text([("Lamp", 3, "15.00", "Home/Lighting"), ("Desk", 1, 120, "Home/Furniture"),
                               ("Mouse", 10, "9.99", "Electronics")]))
     assert (report.status, report.created, report.updated, report.errors) == (201, 3, 0, {})
-    assert report.body() == {"products_created": 3, "products_updated": 0, "errors": []}
+    assert report_body(report) == {"products_created": 3, "products_updated": 0, "errors": []}
     lighting = category_at(repo, "Home", "Lighting")
     assert lighting.depth == 1
     home = category_at(repo, "Home")
-    assert service.average_price(services(), home.id) == {"category_id": home.id, "category": "Home",
-                                                          "average_price": "67.50",
-                                              "products_count": 2, "subcategory_count": 2}
+    assert service.average_price(services(), home.id) == AveragePrice(home.id, "Home", "67.50", 2, 2)
     for category in repo.categories.values():
         assert service.average_price(services(), category.id) == brute_force(repo, category.id)
 
@@ -60,7 +66,7 @@ def test_uploading_the_same_file_twice_updates_instead_of_duplicating(repo):
     assert (lamp.name, lamp.stock, lamp.price_cents) == ("lamp", 5, 2000)
     home = category_at(repo, "Home")
     assert service.average_price(services(), home.id) == brute_force(repo, home.id)
-    assert service.average_price(services(), home.id)["average_price"] == "70.00"
+    assert service.average_price(services(), home.id).average_price == "70.00"
 
 
 def test_a_bare_name_finds_a_top_level_or_the_only_category_of_that_name(repo):
@@ -82,7 +88,7 @@ def test_a_bare_name_finds_a_top_level_or_the_only_category_of_that_name(repo):
 def test_row_errors_give_207_and_are_numbered_from_one(repo):
     report = upload(csv_text([("Good", 1, 10, "C"), ("", 1, 10, "C"), ("Bad", -1, 10, "C"), ("Also good", 2, 5, "C")]))
     assert (report.status, report.created) == (207, 2)
-    body = report.body()
+    body = report_body(report)
     assert body["errors"] == [{"row": 2, "errors": {"name": ["is required"]}},
                               {"row": 3, "errors": {"stock": ["must be 0 or more"]}}]
 
@@ -90,7 +96,7 @@ def test_row_errors_give_207_and_are_numbered_from_one(repo):
 def test_no_row_applied_is_400_with_the_report_and_the_envelope(repo):
     report = upload(csv_text([("A", "x", 10, "C"), ("B", 1, 0, "C")]))
     assert report.status == 400
-    body = report.body()
+    body = report_body(report)
     assert body["error"]["code"] == "no_rows_applied"
     assert body["products_created"] == 0 and body["products_updated"] == 0
     assert [e["row"] for e in body["errors"]] == [1, 2]
@@ -111,7 +117,7 @@ def test_dry_run_reports_without_writing(repo):
     report = upload(csv_text([("Lamp", 5, 10, "Home"), ("New", 1, 1, "Home/Sub/Deeper"), ("Bad", 1, -1, "X")]),
                     dry_run=True)
     assert (report.status, report.created, report.updated) == (207, 1, 1)
-    assert report.body()["dry_run"] is True
+    assert report_body(report)["dry_run"] is True
     assert (dict(repo.products), dict(repo.categories)) == before
     assert {p.stock for p in repo.products.values()} == {1}
     clean = upload(csv_text([("Lamp", 5, 10, "Home")]), dry_run=True)
@@ -278,4 +284,4 @@ def test_a_batch_stays_within_100_transaction_items_when_a_refused_update_become
     assert (report.status, report.created, report.updated, report.errors) == (201, 1, 99, {})
     assert calls[0] == 100 and all(count <= 100 for count in calls)
     assert sorted(p.stock for p in repo.products.values()) == [2] * 100
-    assert service.average_price(services(), shelf.id)["products_count"] == 100
+    assert service.average_price(services(), shelf.id).products_count == 100

@@ -3,7 +3,7 @@
 import pytest
 
 from chalicelib.domain import catalog as rules
-from chalicelib.domain.catalog import AggregateDelta, Category, PriceSnapshot, apply_delta
+from chalicelib.domain.catalog import AggregateDelta, AveragePrice, Category, PriceSnapshot, apply_delta
 from tests.support.catalog import brute_force_average, product_delta
 
 
@@ -151,19 +151,16 @@ def test_five_level_chain_average_from_aggregates():
     for cid, level_delta in delta.items():
         apply_delta(by_id[cid], level_delta)
     top = cats[0].average()
-    assert top == {"category_id": "c0", "category": "C0", "average_price": "250.00", "products_count": 4,
-                   "subcategory_count": 3}
-    assert cats[1].average()["average_price"] == "475.00"
-    assert cats[1].average()["products_count"] == 4
-    assert cats[4].average() == {"category_id": "c4", "category": "C4", "average_price": "1000.00",
-                                 "products_count": 1, "subcategory_count": 0}
+    assert top == AveragePrice("c0", "C0", "250.00", 4, 3)
+    assert cats[1].average().average_price == "475.00"
+    assert cats[1].average().products_count == 4
+    assert cats[4].average() == AveragePrice("c4", "C4", "1000.00", 1, 0)
     for c in cats:
         assert c.average() == brute_force_average(cats, products, c.id)
 
 
 def test_an_empty_category_has_no_average():
-    assert category("x").average() == {"category_id": "x", "category": "X", "average_price": None,
-                                       "products_count": 0, "subcategory_count": 0}
+    assert category("x").average() == AveragePrice("x", "X", None, 0, 0)
 
 
 def test_deltas_merge_and_cancel_out():
@@ -193,15 +190,12 @@ def test_write_delta_ignores_updates_that_keep_price_and_category():
 # --- products
 
 
-def test_product_view_money_strings_and_current_price():
+def test_product_current_price_is_the_discount_when_set():
     p = rules.new_product("Lamp", 150000, None, 7, "c", "t")
-    view = p.view()
-    assert view["price"] == "1500.00" and view["discount_price"] is None and view["current_price"] == "1500.00"
-    assert view["stock"] == view["available"] == 7 and view["reserved"] == 0
-    assert set(view) == {"id", "name", "price", "discount_price", "current_price", "stock", "reserved", "available",
-                         "category_id", "created_at", "updated_at"}
+    assert (p.price_cents, p.discount_price_cents, p.current_price_cents) == (150000, None, 150000)
+    assert p.stock == p.available == 7 and p.reserved == 0
     discounted = rules.edited(p, {"discount_price_cents": 0}, "t2")
-    assert discounted.view()["current_price"] == "0.00"
+    assert discounted.current_price_cents == 0
     assert discounted.updated_at == "t2"
 
 
@@ -216,5 +210,4 @@ def test_snapshots_belong_to_their_hour():
     c.price_sums, c.product_counts, c.subcategory_counts = [300, 100, 0, 0], [2, 1, 0, 0], [0, 1, 0, 0]
     snap = PriceSnapshot.of(c, "2026-01-02T03:04:05.000000Z")
     assert snap.slot == "2026-01-02T03"
-    assert snap.view() == {"taken_at": "2026-01-02T03:04:05.000000Z", "average_price": "1.33", "products_count": 3,
-                           "subcategory_count": 1}
+    assert (snap.price_sum_cents, snap.products_count, snap.subcategory_count) == (400, 3, 1)

@@ -3,7 +3,7 @@
 import pytest
 
 from chalicelib.bootstrap import services
-from chalicelib.domain.catalog import CHANGED, WriteFailure, WriteRefused
+from chalicelib.domain.catalog import CHANGED, AveragePrice, WriteFailure, WriteRefused
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
 from chalicelib.services import catalog as service
 from tests.support.catalog import brute_force, memory_catalog
@@ -27,10 +27,9 @@ def chain(prices=(100, 200, 300, 400, 1000)):
 def test_five_level_chain(repo):
     cats = chain()
     top = service.average_price(services(), cats[0].id)
-    assert top == {"category_id": cats[0].id, "category": "Level 0", "average_price": "250.00",
-                   "products_count": 4, "subcategory_count": 3}
-    assert service.average_price(services(), cats[1].id)["average_price"] == "475.00"
-    assert service.average_price(services(), cats[1].id)["products_count"] == 4
+    assert top == AveragePrice(cats[0].id, "Level 0", "250.00", 4, 3)
+    assert service.average_price(services(), cats[1].id).average_price == "475.00"
+    assert service.average_price(services(), cats[1].id).products_count == 4
     for c in cats:
         assert service.average_price(services(), c.id) == brute_force(repo, c.id)
 
@@ -102,7 +101,7 @@ def test_delete_only_empty_categories(repo):
     assert error.value.details == {"products": 1, "subcategories": 0}
     service.delete_product(services(), product.id)
     service.delete_category(services(), sub.id)
-    assert service.average_price(services(), top.id)["subcategory_count"] == 0
+    assert service.average_price(services(), top.id).subcategory_count == 0
     service.delete_category(services(), top.id)
     with pytest.raises(NotFound):
         service.get_category(services(), top.id)
@@ -133,13 +132,13 @@ def test_create_product_validates_category_and_discount(repo):
         service.create_product(services(), "P", 1000, 1000, 1, c.id)
     assert "discount_price" in error.value.details
     p = service.create_product(services(), "P", 1000, 0, 4, c.id)
-    assert p.view()["current_price"] == "0.00" and p.available == 4
+    assert p.current_price_cents == 0 and p.available == 4
 
 
 def test_patch_only_the_discount_is_checked_against_the_stored_price(repo):
     c = service.create_category(services(), "C", None)
     p = service.create_product(services(), "P", 1000, None, 1, c.id)
-    assert service.update_product(services(), p.id, {"discount_price_cents": 800}).view()["current_price"] == "8.00"
+    assert service.update_product(services(), p.id, {"discount_price_cents": 800}).current_price_cents == 800
     with pytest.raises(InvalidInput) as error:
         service.update_product(services(), p.id, {"discount_price_cents": 1000})
     assert error.value.details == {"discount_price": ["must be less than the price (10.00)"]}
@@ -147,7 +146,7 @@ def test_patch_only_the_discount_is_checked_against_the_stored_price(repo):
         service.update_product(services(), p.id, {"price_cents": 800})
     assert error.value.details == {"price": ["must be greater than the discount price (8.00)"]}
     cleared = service.update_product(services(), p.id, {"discount_price_cents": None})
-    assert cleared.discount_price_cents is None and cleared.view()["current_price"] == "10.00"
+    assert cleared.discount_price_cents is None and cleared.current_price_cents == 1000
     assert service.update_product(services(), p.id, {"price_cents": 500}).price_cents == 500
 
 
@@ -234,7 +233,7 @@ def test_products_seeded_in_a_missing_category_can_still_be_edited_and_deleted(r
     home = service.create_category(services(), "Home", None)
     moved = service.update_product(services(), seeded.id, {"category_id": home.id})
     assert moved.category_id == home.id
-    assert service.average_price(services(), home.id)["average_price"] == "20.00"
+    assert service.average_price(services(), home.id).average_price == "20.00"
     other = rules.new_product("Other", 1000, None, 5, "c-nowhere", "t")
     repo.products[other.id], repo.paths[other.id] = other, "/c-nowhere/"
     service.delete_product(services(), other.id)

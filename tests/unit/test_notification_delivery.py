@@ -58,9 +58,6 @@ def test_a_message_is_sent_once_and_recorded_sent_with_the_provider_id(svc):
     assert (record.status, record.attempts, record.error) == (SENT, 1, None)
     assert record.provider == "africastalking" and record.provider_message_id.startswith("africastalking-")
     assert record.sent_at and svc.sms.sent == [(draft.recipient, draft.message)]
-    assert set(service.public_view(record)) == {
-        "id", "order_id", "event", "channel", "recipient", "message", "status", "attempts",
-        "provider_message_id", "error", "created_at", "sent_at"}
 
 
 def test_email_goes_through_the_email_sender(svc):
@@ -228,11 +225,11 @@ def test_listing_is_newest_first_filtered_by_order_and_paginated(svc):
     for i, draft in enumerate([sms_draft(order, event=e) for e in ("order_placed", "order_approved")]):
         add(svc, draft, now=f"2030-01-01T00:00:0{i}.000000Z")
     add(svc, sms_draft(), now="2030-01-01T00:00:05.000000Z")
-    page = service.list_notifications(svc, order, 1, None)
-    assert [n["event"] for n in page["items"]] == ["order_approved"] and page["next_cursor"]
-    rest = service.list_notifications(svc, order, 1, page["next_cursor"])
-    assert [n["event"] for n in rest["items"]] == ["order_placed"] and rest["next_cursor"] is None
-    assert len(service.list_notifications(svc, None, 50, None)["items"]) == 3
+    page, cursor = service.list_notifications(svc, order, 1, None)
+    assert [n.event for n in page] == ["order_approved"] and cursor
+    rest, cursor = service.list_notifications(svc, order, 1, cursor)
+    assert [n.event for n in rest] == ["order_placed"] and cursor is None
+    assert len(service.list_notifications(svc, None, 50, None)[0]) == 3
 
 
 def test_when_the_store_is_down_every_message_is_retried_with_backoff_and_nothing_is_sent(svc):

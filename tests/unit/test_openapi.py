@@ -138,8 +138,8 @@ def test_operation_details_come_from_the_endpoint_keywords():
     from pydantic import BaseModel, ConfigDict, Field
 
     from chalicelib.api import authorizer
+    from chalicelib.api.response_models.common import Page
     from chalicelib.api.routing import endpoint
-    from chalicelib.api.schemas.common import Page
 
     class ThingIn(BaseModel):
         model_config = ConfigDict(extra="forbid")

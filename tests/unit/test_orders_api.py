@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.api.order_models import StatusChangeIn, parse_place_order
+from chalicelib.api.request_models import StatusChangeIn, parse_place_order
 from chalicelib.api.requests import validate
 from chalicelib.domain.errors import InvalidInput
 

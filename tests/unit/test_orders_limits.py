@@ -185,7 +185,7 @@ def test_an_idempotent_replay_at_the_limit_returns_the_original(world):
     orders.place_order(services(), buyer, [("p1", 2)])
     sent = list(queue.sent)
     again, replayed = orders.place_order(services(), buyer, [("p1", 2)], "key-1")
-    assert replayed and again.to_dict() == first.to_dict()
+    assert replayed and again == first
     assert repo.pending_of(buyer.id) == (3, 6) and queue.sent == sent
     with pytest.raises(PendingLimitReached):  # a new key is a new order
         orders.place_order(services(), buyer, [("p1", 2)], "key-2")

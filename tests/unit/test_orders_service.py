@@ -60,8 +60,7 @@ def test_place_snapshots_prices_reserves_and_enqueues_both_notifications(world):
     stock(repo, "p1", 5, price=2000, discount=1500)
     order, replayed = orders.place_order(services(), buyer, [("p1", 2)])
     assert not replayed and order.number == 1
-    assert order.to_dict()["items"][0]["price_at_time_of_order"] == "15.00"
-    assert order.to_dict()["total_price"] == "30.00"
+    assert order.items[0].price_cents == 1500 and order.total_cents == 3000
     assert repo.products["p1"].reserved == 2
     assert sorted(queue.sent) == sorted(repo.notifications) == [f"{order.id}:order_placed:EMAIL",
                                                                 f"{order.id}:order_placed:SMS"]

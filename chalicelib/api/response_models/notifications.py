@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from chalicelib.api.schemas.common import Id, Page, Strict, Timestamp
+from chalicelib.api.response_models.common import Id, Page, Strict, Timestamp
 
 
 class Notification(Strict):
@@ -24,4 +24,4 @@ class Notification(Strict):
     sent_at: Timestamp | None
 
 
-NotificationPage = Page[Notification]  # "chalicelib.api.schemas.notifications:NotificationPage"
+NotificationPage = Page[Notification]

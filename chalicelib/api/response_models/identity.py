@@ -1,4 +1,4 @@
-"""Profiles and the login answer (SPEC §4)."""
+"""Profiles and the login answers (SPEC §4)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from chalicelib.api.schemas.common import Id, Page, Strict
+from chalicelib.api.response_models.common import Id, Page, Strict
 
 Role = Literal["customer", "admin"]
 
@@ -32,27 +32,6 @@ class LoginResult(Strict):
     next: str | None = Field(
         default=None, description="Where to go next, e.g. the profile route when the phone is missing."
     )
-
-
-def _no_default(schema: dict) -> None:
-    schema.pop("default", None)  # optional, but null is not a value
-
-
-class ProfileUpdate(Strict):
-    """PATCH /me: only these two fields; role and email are not settable here."""
-
-    phone_number: str = Field(
-        default=None,
-        description="Normalized to E.164; numbers without + are read as Kenyan; spaces and dashes allowed; "
-        "mobile numbers only (they receive SMS).",
-        examples=["+254711223344"],
-        json_schema_extra=_no_default,
-    )
-    name: str = Field(default=None, min_length=1, max_length=200, json_schema_extra=_no_default)
-
-
-class RoleChange(Strict):
-    role: Role
 
 
 class LoginStart(Strict):

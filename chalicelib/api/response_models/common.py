@@ -17,9 +17,16 @@ Id = Annotated[str, Field(min_length=1, description="An opaque identifier.")]
 
 
 class Strict(BaseModel):
-    """A response model: the document lists every field a body has (no undocumented extras)."""
+    """A response model: every field a body has, in its order (no undocumented extras); built from a dict or
+    read from a domain object's attributes."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+
+def from_attributes(value: Any, model: type[BaseModel], **computed: Any) -> dict:
+    """The fields of `model` read from `value`'s attributes, but for those `computed` gives (e.g. money in cents
+    formatted as a Money string)."""
+    return {name: computed[name] if name in computed else getattr(value, name) for name in model.model_fields}
 
 
 class ErrorDetail(Strict):

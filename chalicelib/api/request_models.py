@@ -1,19 +1,25 @@
-"""Request and response models of the catalog routes (SPEC §4–§6).
+"""Request models (SPEC §4–§8): every body and query a route reads, in one place.
 
-Request models check every field with the domain's rules (chalicelib/domain/catalog.py) so that a
-bad field is a 400 `validation_error` with `{field: [message]}`; unknown fields are rejected.
-Response models document the bodies for the OpenAPI document. Imported on use, not at cold start.
+Bodies are checked field by field with the domain's rules (chalicelib/domain/catalog.py, orders.py) so that
+a bad field is a 400 `validation_error` with `{field: [message]}`; unknown fields are rejected. The query
+models and the bulk upload form document their parameters for the OpenAPI document. Imported on use, not at
+cold start (pydantic); `api/requests.py` reads the raw request without pydantic.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 from pydantic_core import PydanticCustomError
 
-from chalicelib.api.schemas.common import ErrorDetail, Id, Money, Page, Strict, Timestamp
+from chalicelib.api.requests import validate
+from chalicelib.api.response_models.identity import Role
 from chalicelib.domain import catalog as rules
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.orders import MAX_ITEMS, MAX_QUANTITY
+
+# --- catalog (SPEC §5–§6)
 
 MoneyIn = str | float | int
 MONEY_IN = 'A number or a decimal string with at most two places, e.g. 1500 or "1500.00".'
@@ -31,9 +37,6 @@ def _an_id(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be a category id")
     return value.strip()
-
-
-# --- request bodies
 
 
 class CategoryIn(BaseModel):
@@ -125,7 +128,7 @@ FIELD_NAMES = {  # API field -> domain field
 }
 
 
-# --- query parameters (documentation)
+# query parameters (documentation)
 
 
 class CategoryQuery(BaseModel):
@@ -150,81 +153,92 @@ class BulkQuery(BaseModel):
     dry_run: bool = Field(default=False, description="Validate and report without writing anything.")
 
 
-# --- responses
-
-
-class Category(Strict):
-    id: Id
-    name: str
-    parent_id: str | None = Field(description="null for a top-level category.")
-    depth: int = Field(ge=0, description="0 for a top-level category.")
-    ancestors: list[str] = Field(description="Ids of the categories above it, the top-level one first.")
-    created_at: Timestamp
-    updated_at: Timestamp
-
-
-class AveragePrice(Strict):
-    category_id: Id
-    category: str = Field(description="The category's name.")
-    average_price: Money | None = Field(description="Mean `price` over the category and 3 levels below; null: none.")
-    products_count: int = Field(ge=0)
-    subcategory_count: int = Field(ge=0, description="Descendant categories included (levels 1–3).")
-
-
-class Product(Strict):
-    id: Id
-    name: str
-    price: Money
-    discount_price: Money | None
-    current_price: Money = Field(description="The discount price when set, else the price.")
-    stock: int = Field(ge=0, description="On hand.")
-    reserved: int = Field(ge=0, description="Held by PENDING orders.")
-    available: int = Field(description="stock - reserved.")
-    category_id: Id
-    created_at: Timestamp
-    updated_at: Timestamp
-
-
-class PriceSnapshot(Strict):
-    taken_at: Timestamp
-    average_price: Money | None
-    products_count: int = Field(ge=0)
-    subcategory_count: int = Field(ge=0)
-
-
-class PriceHistory(Page[PriceSnapshot]):
-    """A category's hourly average-price snapshots, newest first."""
-
-    category_id: Id
-
-
-class RowErrors(Strict):
-    row: int = Field(ge=1, description="1-based data row (the CSV header and blank lines are not rows).")
-    errors: dict[str, list[str]] = Field(description="{field: [messages]}; `row` for the row as a whole.")
-
-
-class BulkUploadResult(Strict):
-    """201: every row applied; 207: some rows failed; 200: a dry run with no failing row."""
-
-    products_created: int = Field(ge=0)
-    products_updated: int = Field(ge=0, description="Rows that matched an existing product (same name, category).")
-    errors: list[RowErrors]
-    dry_run: bool | None = Field(default=None, description="true on a dry run (nothing was written).")
-
-
-class BulkUploadError(Strict):
-    """A bad file (`unsupported_file_type`, `invalid_encoding`, `invalid_csv`, `invalid_json`, `invalid_multipart`, `missing_file`, `empty_file`, `missing_columns`): the error envelope; no row applied (`no_rows_applied`): the envelope plus the report."""  # noqa: E501
-
-    error: ErrorDetail
-    products_created: int | None = Field(default=None, ge=0)
-    products_updated: int | None = Field(default=None, ge=0)
-    errors: list[RowErrors] | None = None
-    dry_run: bool | None = Field(default=None, description="true on a dry run (nothing was written).")
-
-
 class BulkUploadForm(BaseModel):
     file: bytes = Field(description="The CSV or JSON file (`.csv` / `.json`, or its content type).")
 
 
-CategoryPage = Page[Category]
-ProductPage = Page[Product]
+# --- orders (SPEC §7)
+
+# A body naming the customer is refused: an order is always the caller's own.
+CUSTOMER_FIELDS = ("customer", "customer_id")
+
+
+class OrderItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: StrictStr = Field(min_length=1, max_length=200)
+    quantity: StrictInt = Field(ge=1, le=MAX_QUANTITY)
+
+    @field_validator("product_id")
+    @classmethod
+    def valid_text(cls, value: str) -> str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode text") from None
+        return value
+
+
+class PlaceOrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[OrderItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+
+    @field_validator("items")
+    @classmethod
+    def each_product_once(cls, items: list[OrderItemIn]) -> list[OrderItemIn]:
+        seen: set[str] = set()
+        twice: set[str] = set()
+        for item in items:
+            (twice if item.product_id in seen else seen).add(item.product_id)
+        if twice:
+            raise ValueError(f"each product may appear only once; repeated: {', '.join(sorted(twice))}")
+        return items
+
+
+class StatusChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Any JSON value: the domain decides (non-strings and unknown statuses → 400).
+    status: Any = Field(
+        description="COMPLETED (approve) or CANCELED (cancel); case-insensitive, CANCELLED accepted.",
+        examples=["COMPLETED"],
+    )
+
+
+def parse_place_order(body: dict) -> PlaceOrderIn:
+    named = [name for name in CUSTOMER_FIELDS if name in body]
+    if named:
+        raise InvalidInput(
+            "orders are always placed for the caller; the body must not name a customer",
+            details={name: ["not allowed: the customer is always the caller"] for name in named},
+            code="validation_error",
+        )
+    return validate(PlaceOrderIn, body)
+
+
+# --- identity (SPEC §4): documentation of bodies the routes check by hand (no pydantic at their cold start)
+
+def _no_default(schema: dict) -> None:
+    schema.pop("default", None)  # optional, but null is not a value
+
+
+class ProfileUpdate(BaseModel):
+    """PATCH /me: only these two fields; role and email are not settable here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone_number: str = Field(
+        default=None,
+        description="Normalized to E.164; numbers without + are read as Kenyan; spaces and dashes allowed; "
+        "mobile numbers only (they receive SMS).",
+        examples=["+254711223344"],
+        json_schema_extra=_no_default,
+    )
+    name: str = Field(default=None, min_length=1, max_length=200, json_schema_extra=_no_default)
+
+
+class RoleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
