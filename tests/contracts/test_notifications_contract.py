@@ -5,9 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.adapters.dynamodb.notification_repository import BUSY, FINISHED, MISSING, STARTED
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.domain.notifications import FAILED, PENDING, SENT, Notification, NotificationDraft, Receipt
+from chalicelib.domain.notifications import (
+    BUSY,
+    FAILED,
+    FINISHED,
+    MISSING,
+    PENDING,
+    SENT,
+    STARTED,
+    Notification,
+    NotificationDraft,
+    Receipt,
+)
 from tests.contracts.conftest import same_error, uid
 from tests.fakes.notifications import InMemoryNotificationRepository
 
