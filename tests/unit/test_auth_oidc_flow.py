@@ -15,6 +15,7 @@ from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.oauth import pkce_challenge
 from chalicelib.services import login
 from tests.fakes.customers import InMemoryCustomerRepository
+from tests.fakes.sign_in import FakeIdTokenVerifier, FakeSignInProvider
 
 
 class Fetch:
@@ -107,40 +108,20 @@ def test_the_hand_over_goes_to_the_console_beside_the_callback(redirect_uri, pag
     assert location == page + "#token=a.b-_c"
 
 
-class ProviderStub:
-    """A SignInProvider that gives `id_token` for any code."""
-
-    def __init__(self, id_token):
-        self.id_token, self.redeemed = id_token, []
-
-    def client_id(self):
-        return "client"
-
-    def authorization_endpoint(self):
-        return "https://id.example.test/auth"
-
-    def redeem(self, code, login_state):
-        self.redeemed.append((code, login_state.redirect_uri))
-        return self.id_token
-
-
-class VerifierStub:
-    def verify(self, token, nonce=None):
-        return {"sub": "s-1", "token": token, "nonce": nonce}
-
-
 def test_the_login_use_case_needs_only_its_ports():
-    provider, repo = ProviderStub("id-token"), InMemoryCustomerRepository()
+    provider, repo, verifier = FakeSignInProvider(), InMemoryCustomerRepository(), FakeIdTokenVerifier()
     started = login.start(provider, repo, "https://shop.example.test/cb", next_target="console")
-    state = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(started.authorization_url).query))["state"]
+    params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(started.authorization_url).query))
+    callback = {"state": params["state"], "code": provider.authorize(params, email="ann@example.test")}
     with pytest.raises(InvalidInput) as refused:  # another browser's cookie; the state is used up
-        login.finish(provider, repo, VerifierStub(), {"state": state, "code": "c"}, binding="someone-else")
+        login.finish(provider, repo, verifier, callback, binding="someone-else")
     assert refused.value.code == "invalid_state" and not repo.login_states
 
     started = login.start(provider, repo, "https://shop.example.test/cb", next_target="console")
-    state = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(started.authorization_url).query))["state"]
-    nonce = next(iter(repo.login_states.values())).nonce
-    signed_in = login.finish(provider, repo, VerifierStub(), {"state": state, "code": "c"}, binding=started.binding)
-    assert signed_in == login.SignedIn(claims={"sub": "s-1", "token": "id-token", "nonce": nonce}, id_token="id-token",
-                                       hand_over="console", redirect_uri="https://shop.example.test/cb")
-    assert provider.redeemed == [("c", "https://shop.example.test/cb")]
+    params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(started.authorization_url).query))
+    callback = {"state": params["state"], "code": provider.authorize(params, email="ann@example.test")}
+    signed_in = login.finish(provider, repo, verifier, callback, binding=started.binding)
+    assert (signed_in.claims["email"], signed_in.claims["nonce"]) == ("ann@example.test", params["nonce"])
+    assert verifier.verify(signed_in.id_token) == signed_in.claims
+    assert (signed_in.hand_over, signed_in.redirect_uri) == ("console", "https://shop.example.test/cb")
+    assert provider.redeemed == [(callback["code"], "https://shop.example.test/cb")]
