@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from chalicelib.adapters import secrets
 from chalicelib.config import GOOGLE_ISSUERS, Settings
 from chalicelib.domain.customers import LoginState
-from chalicelib.domain.errors import DomainError, InvalidInput
-from chalicelib.domain.oauth import is_http_url
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.oauth import LoginNotConfigured, ProviderUnavailable, is_http_url
 
 logger = logging.getLogger("ekiosk.auth")
 
@@ -36,16 +36,6 @@ GOOGLE_ENDPOINTS = {
     "authorization_endpoint": "https://accounts.google.com/o/oauth2/v2/auth",
     "token_endpoint": "https://oauth2.googleapis.com/token",
 }
-
-
-class LoginNotConfigured(DomainError):
-    status = 503
-    code = "login_not_configured"
-
-
-class ProviderUnavailable(DomainError):
-    status = 502
-    code = "provider_unavailable"
 
 
 @dataclass(frozen=True)

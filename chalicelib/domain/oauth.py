@@ -8,9 +8,20 @@ import hashlib
 import urllib.parse
 from collections.abc import Mapping
 
-from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.errors import DomainError, InvalidInput
 
 MAX_PARAMETER_LENGTH = 2048
+
+
+# What every SignInProvider (chalicelib/ports.py) raises besides a refused code.
+class LoginNotConfigured(DomainError):
+    status = 503
+    code = "login_not_configured"
+
+
+class ProviderUnavailable(DomainError):
+    status = 502
+    code = "provider_unavailable"
 
 
 def pkce_challenge(verifier: str) -> str:

@@ -14,11 +14,10 @@ import secrets
 import time
 from collections.abc import Mapping
 
-from chalicelib.auth.oidc_provider import LoginNotConfigured, ProviderUnavailable
 from chalicelib.auth.tokens import ALGORITHM, LEEWAY_SECONDS, REQUIRED_CLAIMS
 from chalicelib.domain.customers import LoginState
 from chalicelib.domain.errors import InvalidInput, Unauthenticated
-from chalicelib.domain.oauth import pkce_challenge
+from chalicelib.domain.oauth import LoginNotConfigured, ProviderUnavailable, pkce_challenge
 
 ISSUER = "https://id.example.test"
 CLIENT_ID = "client"
