@@ -1,49 +1,12 @@
-"""Helpers for the notification tests: fake senders, SQS-shaped records, and polling."""
+"""Helpers for the notification tests: drafts, SQS-shaped records, and polling."""
 
 from __future__ import annotations
 
-import itertools
-import threading
 import time
 import uuid
 from collections.abc import Callable
 
-from chalicelib.domain.notifications import NotificationDraft, Receipt, message_body
-
-_ids = itertools.count(1)
-
-
-class FakeSender:
-    """Accepts every message after `latency` seconds, unless `script` (recipient -> list of exceptions
-    to raise, one per call) says otherwise. Thread-safe; `sent` lists (recipient, message)."""
-
-    def __init__(self, provider: str = "fake", latency: float = 0.0):
-        self.provider = provider
-        self.latency = latency
-        self.sent: list[tuple[str, str]] = []
-        self.calls: list[str] = []
-        self.script: dict[str, list[Exception]] = {}
-        self._lock = threading.Lock()
-
-    def fail(self, recipient: str, *errors: Exception) -> None:
-        self.script.setdefault(recipient, []).extend(errors)
-
-    def send(self, to: str, message: str) -> Receipt:
-        with self._lock:
-            self.calls.append(to)
-            planned = self.script.get(to)
-            error = planned.pop(0) if planned else None
-        if self.latency:
-            time.sleep(self.latency)
-        if error is not None:
-            raise error
-        with self._lock:
-            self.sent.append((to, message))
-            return Receipt(self.provider, f"{self.provider}-{next(_ids)}")
-
-    def sent_to(self, recipient: str) -> list[str]:
-        with self._lock:
-            return [message for to, message in self.sent if to == recipient]
+from chalicelib.domain.notifications import NotificationDraft, message_body
 
 
 def sqs_record(notification_id: str | None = None, *, body: str | None = None, receive_count: int = 1,

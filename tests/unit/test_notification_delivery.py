@@ -23,7 +23,8 @@ from chalicelib.domain.notifications import (
 from chalicelib.services import notifications as service
 from tests.fakes.notifications import InMemoryNotificationRepository
 from tests.fakes.queue import InMemoryNotificationQueue
-from tests.support.notifications import FakeSender, email_draft, sms_draft, sqs_record
+from tests.fakes.senders import FakeEmailSender, FakeSmsSender
+from tests.support.notifications import email_draft, sms_draft, sqs_record
 
 NOW = "2030-01-01T00:00:00.000000Z"
 KNOBS = DeliveryTuning(backoff_base=5, backoff_max=60, lease_seconds=30, sweep_age=120)
@@ -32,7 +33,8 @@ KNOBS = DeliveryTuning(backoff_base=5, backoff_max=60, lease_seconds=30, sweep_a
 @pytest.fixture
 def svc():
     return Services(load_settings({}), delivery=KNOBS, notifications=InMemoryNotificationRepository(),
-                    queue=InMemoryNotificationQueue(), sms=FakeSender("africastalking"), email=FakeSender("ses"))
+                    queue=InMemoryNotificationQueue(), sms=FakeSmsSender("africastalking"),
+                    email=FakeEmailSender("ses"))
 
 
 def tuned(svc, knobs: DeliveryTuning) -> Services:
@@ -57,13 +59,13 @@ def test_a_message_is_sent_once_and_recorded_sent_with_the_provider_id(svc):
     record = svc.notifications.get(nid)
     assert (record.status, record.attempts, record.error) == (SENT, 1, None)
     assert record.provider == "africastalking" and record.provider_message_id.startswith("africastalking-")
-    assert record.sent_at and svc.sms.sent == [(draft.recipient, draft.message)]
+    assert record.sent_at and [(sent.to, sent.message) for sent in svc.sms.sent] == [(draft.recipient, draft.message)]
 
 
 def test_email_goes_through_the_email_sender(svc):
     [nid] = add(svc, email_draft(to="a@x.test,b@x.test"))
     assert run(svc, sqs_record(nid)) == []
-    assert svc.email.sent[0][0] == "a@x.test,b@x.test" and svc.sms.sent == []
+    assert svc.email.sent[0].addresses == ("a@x.test", "b@x.test") and svc.sms.sent == []
     assert svc.notifications.get(nid).provider == "ses"
 
 

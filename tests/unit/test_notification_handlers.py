@@ -10,13 +10,14 @@ from chalicelib.config import load_settings
 from chalicelib.domain.notifications import SENT, message_body
 from tests.fakes.notifications import InMemoryNotificationRepository
 from tests.fakes.queue import InMemoryNotificationQueue
-from tests.support.notifications import FakeSender, sms_draft
+from tests.fakes.senders import FakeEmailSender, FakeSmsSender
+from tests.support.notifications import sms_draft
 
 
 @pytest.fixture
 def fakes():
     svc = wiring.Services(load_settings({}), notifications=InMemoryNotificationRepository(),
-                          queue=InMemoryNotificationQueue(), sms=FakeSender(), email=FakeSender())
+                          queue=InMemoryNotificationQueue(), sms=FakeSmsSender(), email=FakeEmailSender())
     previous = wiring.use_services(svc)
     yield svc
     wiring.use_services(previous)
