@@ -62,7 +62,8 @@ def test_place_read_list_approve(stack, seed, buyer, staff):
     stranger = customer_session(stack, seed)
     error_of(stranger.get(f"{stack.api}/orders/{order['id']}", timeout=30), 404, "not_found")
     assert stranger.get(stack.api + "/orders", timeout=30).json() == {"items": [], "next_cursor": None}
-    listed = buyer.get(stack.api + "/orders", timeout=30).json()
+    # The list reads an index, which may lag the placement (SPEC §4; the realism tier lags it 500 ms).
+    listed = eventually(lambda: buyer.get(stack.api + "/orders", timeout=30).json(), lambda page: page["items"])
     assert listed == {"items": [order], "next_cursor": None}
 
     done = staff.patch(f"{stack.api}/orders/{order['id']}", json={"status": "completed"}, timeout=30)
