@@ -9,7 +9,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from chalicelib.api.response_models.catalog import PriceSnapshot
-from chalicelib.api.responses import serialize
 from chalicelib.bootstrap import services
 from chalicelib.domain import catalog as rules
 from chalicelib.domain.catalog import (
@@ -34,6 +33,7 @@ from tests.support.catalog import (
     csv_text,
     unique,
 )
+from tests.support.responses import serialize
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import pytest
 
 from chalicelib.api.caller import Caller
 from chalicelib.api.response_models.orders import Order
-from chalicelib.api.responses import serialize
 from chalicelib.auth.tokens import Identity
 from chalicelib.bootstrap import services
 from chalicelib.domain.errors import InvalidInput, NotFound
@@ -25,6 +24,7 @@ from chalicelib.domain.orders import (
 )
 from chalicelib.services import orders
 from tests.support.orders import Seeder, next_phone, unique
+from tests.support.responses import serialize
 from tests.support.stack import STAFF_EMAIL
 
 

@@ -108,7 +108,8 @@ def brute_force(repo, category_id: str) -> AveragePrice:
 def report_body(report) -> dict:
     """A bulk upload's answer body, through the response model the route documents for the report's status."""
     from chalicelib.api.catalog import BULK_DOC
-    from chalicelib.api.responses import response_model, serialize
+    from chalicelib.api.responses import response_model
+    from tests.support.responses import serialize
 
     return serialize(response_model(BULK_DOC, report.status), report)
 

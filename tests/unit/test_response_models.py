@@ -11,12 +11,13 @@ import pytest
 from chalice import Blueprint, Chalice
 
 from chalicelib.api.openapi import REF_TEMPLATE, build_document, documented_routes
-from chalicelib.api.responses import Reply, response_model, serialize
+from chalicelib.api.responses import Reply, response_model
 from chalicelib.domain import catalog as rules
 from chalicelib.domain.catalog import Category, PriceSnapshot
 from chalicelib.domain.customers import CUSTOMER, Customer
 from chalicelib.domain.notifications import Notification
 from chalicelib.domain.orders import COMPLETED, OrderLine, new_order
+from tests.support.responses import serialize
 from tests.support.stack import ROOT
 
 API = Path(ROOT) / "chalicelib" / "api"
