@@ -4,7 +4,7 @@ handles its redirect back. The provider, the ID-token verifier and the store of 
 without OIDC_* the development issuer; api/identity.py picks one.
 
 - `state`: 32 random bytes, stored (as a hash) with the nonce, PKCE verifier and redirect URI for
-  `STATE_TTL` seconds; single use (taken by a conditional delete), so a replayed callback fails.
+  `STATE_TTL` seconds; single use (taken by a conditional write), so a replayed callback fails.
 - The state is bound to the browser that started the login (login CSRF): `start` stores a hash of a random
   `binding` value that the route sets as a cookie (api/login_cookie.py); `finish` refuses (400
   `invalid_state`) a callback without that value, or with another state's, so an attacker cannot complete

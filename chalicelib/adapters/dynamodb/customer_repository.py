@@ -1,7 +1,8 @@
 """Customers storage: PynamoDB behind a small interface (its dict-backed fake: tests/fakes/customers.py).
 
-Also keeps the login flow's `state`s: `save_login_state` / `take_login_state` (single use: the state is
-removed by a conditional delete, so of two concurrent callbacks with one state only one gets it).
+Also keeps the login flow's `state`s: `save_login_state` / `take_login_state` (single use: a conditional update
+marks the state taken by one request, so of two concurrent callbacks with one state only one gets it, and a take
+repeated after a 500 that had taken effect still knows it was its own).
 
 Every request goes through chalicelib/adapters/dynamodb/retry.py. The writes are safe to repeat after a
 500 that took effect: updates set absolute values; a conditional create that finds its own item reports
@@ -12,9 +13,10 @@ took effect before a 500 reads as already taken: that sign-in is refused (400) a
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from functools import partial
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from chalicelib.adapters.dynamodb import retry
 from chalicelib.adapters.dynamodb.customers import (
@@ -106,18 +108,24 @@ class DynamoCustomerRepository:
             return None
 
     def take_login_state(self, key: str) -> LoginState | None:
-        """The state stored under `key`, removed in the same step; None if unknown or already taken."""
+        """The state stored under `key`, taken in one conditional write; None if unknown or already taken. The
+        taken record stays, marked, until the table's TTL removes it."""
+        R = LoginStateRecord
+        taker = uuid.uuid4().hex
+        record = R(LOGIN_STATE_PREFIX + key)
+        take = partial(record.update, actions=[R.taken_by.set(taker)],
+                       condition=R.id.exists() & R.taken_by.does_not_exist())
         try:
-            get = partial(LoginStateRecord.get, LOGIN_STATE_PREFIX + key, consistent_read=True)
-            record = retry.call(get, "GetItem")
-        except DoesNotExist:
-            return None
-        try:
-            retry.call(partial(record.delete, condition=LoginStateRecord.id.exists()), "DeleteItem login state")
-        except DeleteError as error:
-            if error.cause_response_code == CONDITION_FAILED:
-                return None  # another request took it between our read and our delete
-            raise
+            retry.call(take, "UpdateItem login state")  # the update reads the whole record back
+        except UpdateError as error:
+            if error.cause_response_code != CONDITION_FAILED:
+                raise
+            try:  # unknown, taken by another request, or taken by this one before a 500 that had taken effect
+                record = retry.call(partial(R.get, record.id, consistent_read=True), "GetItem")
+            except DoesNotExist:
+                return None
+            if record.taken_by != taker:
+                return None
         return LoginState(
             key, record.nonce, record.code_verifier, record.redirect_uri, int(record.expires_at), record.next,
             record.binding,

@@ -22,7 +22,7 @@ class CustomersByKind(GlobalSecondaryIndex):
 
 
 class LoginStateRecord(Model):
-    """One `state` of the login flow: single use (conditional delete) and short-lived.
+    """One `state` of the login flow: single use (taken by a conditional update that marks it) and short-lived.
 
     The id is a hash of the state, so the table never holds a usable state. `expires_at` (epoch seconds)
     is checked on use and is the attribute for the table's TTL, which removes abandoned states.
@@ -38,6 +38,8 @@ class LoginStateRecord(Model):
     expires_at = NumberAttribute()
     next = UnicodeAttribute(null=True)  # where the callback hands the token over ("console"), else None
     binding = UnicodeAttribute(null=True)  # hash of the login cookie's value (services/login.py: login CSRF)
+    # Set by the request that took the state: a take repeated after a 500 that had taken effect knows it was its own.
+    taken_by = UnicodeAttribute(null=True)
 
 
 @table("customers")
