@@ -56,10 +56,6 @@ def is_configured_admin(email: str, email_verified: bool, admin_emails: tuple[st
     return email_verified and bool(email) and email.lower() in admin_emails
 
 
-def initial_role(email: str, admin_emails: tuple[str, ...], email_verified: bool = True) -> str:
-    return ADMIN if is_configured_admin(email, email_verified, admin_emails) else CUSTOMER
-
-
 def new_customer(sub: str, email: str, name: str | None, email_verified: bool, admin_emails, now: str) -> Customer:
     configured = is_configured_admin(email, email_verified, admin_emails)
     return Customer(
